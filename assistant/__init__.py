@@ -1,0 +1,3 @@
+"""Frontline Assistant: local-first transcription and evidence-linked case records."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,87 @@
+"""Settings, read from the environment (prefix ``ASSISTANT_``) plus the standard ``OPENAI_*`` variables.
+
+Every setting has a safe, offline default: embedded Whisper, embedded LLM, SQLite in the data dir.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "frontline-assistant"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where assembled model files, uploads, the SQLite database and outputs live.",
+    )
+    whisper_model: Literal["base", "tiny.en"] = Field(
+        default="base", description="Packaged Whisper model: 'base' (multilingual, accurate) or 'tiny.en' (fast)."
+    )
+    whisper_beam_size: int = Field(default=5, ge=1, le=10, description="Beam size for Whisper decoding.")
+    whisper_language: str | None = Field(
+        default="en", description="Language code passed to Whisper; empty to auto-detect."
+    )
+    whisper_threads: int = Field(
+        default=0, ge=0, description="CPU threads for Whisper; 0 means one per core."
+    )
+    llm_backend: Literal["embedded", "openai"] = Field(
+        default="embedded",
+        description="'embedded' runs the packaged Qwen2.5-Coder-1.5B GGUF behind a loopback OpenAI-compatible "
+        "server; 'openai' uses OPENAI_BASE_URL / OPENAI_API_KEY (any OpenAI-compatible endpoint).",
+    )
+    llm_model: str = Field(
+        default="qwen2.5-coder-1.5b-instruct-q4_k_m",
+        description="Model name sent to the endpoint (for 'openai' it must be one the endpoint serves).",
+    )
+    embedded_llm: Literal["qwen-1.5b", "smollm2-135m"] = Field(
+        default="qwen-1.5b",
+        description="Which packaged GGUF the embedded server loads (SmolLM2 is for protocol tests only).",
+    )
+    llm_context: int = Field(default=4096, ge=512, description="Context window of the embedded LLM (tokens).")
+    llm_threads: int = Field(default=0, ge=0, description="CPU threads for the embedded LLM; 0 means one per core.")
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    llm_seed: int = Field(default=42, description="Sampling seed, recorded in each record's provenance.")
+    llm_timeout_s: float = Field(default=600.0, gt=0, description="Timeout of one LLM request, in seconds.")
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "ASSISTANT_OPENAI_BASE_URL"),
+        description="OpenAI-compatible endpoint for llm_backend=openai (opt-in; text leaves the machine).",
+    )
+    openai_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "ASSISTANT_OPENAI_API_KEY"),
+        description="API key for the OpenAI-compatible endpoint.",
+    )
+    max_upload_bytes: int = Field(
+        default=200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (default 200 MiB)."
+    )
+    max_audio_seconds: float = Field(
+        default=3 * 3600, gt=0, description="Longest accepted recording, in seconds of decoded audio (default 3 h)."
+    )
+    prompts_dir: Path = Field(
+        default=REPO_ROOT / "prompts", description="Folder of versioned prompt files."
+    )
+
+    @cached_property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    def cpu_threads(self, requested: int) -> int:
+        return requested or (os.cpu_count() or 1)
+
+
+def get_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,70 @@
+"""Recording templates: data files (YAML) in this folder; adding one needs no code."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+TEMPLATES_DIR = Path(__file__).parent
+
+
+class SectionSpec(BaseModel):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")
+    title: str
+    guidance: str = ""
+    mode: Literal["generated", "human_only"] = "generated"
+    kinds: list[str] = Field(default_factory=list, description="Statement kinds that belong here")
+    header: str | None = Field(default=None, description="Header used when rendering (e.g. ACI-Bench style)")
+
+
+class Template(BaseModel):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")
+    version: str
+    title: str
+    domain: Literal["social_care", "health", "police", "housing", "meeting"]
+    description: str = ""
+    subject_role: str = Field(default="", description="Role of the person the record is about")
+    export_notice: str = Field(default="", description="Printed on every export (e.g. not a witness statement)")
+    fhir_type: str | None = Field(default=None, description="LOINC document type for FHIR export, if clinical")
+    sections: list[SectionSpec]
+
+    def section(self, section_id: str) -> SectionSpec | None:
+        return next((s for s in self.sections if s.id == section_id), None)
+
+    @property
+    def generated_sections(self) -> list[SectionSpec]:
+        return [s for s in self.sections if s.mode == "generated"]
+
+
+class TemplateError(ValueError):
+    pass
+
+
+def load_template_file(path: Path) -> Template:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        template = Template.model_validate(data)
+    except (yaml.YAMLError, ValidationError, OSError) as exc:
+        raise TemplateError(f"{path.name}: invalid template: {exc}") from exc
+    ids = [s.id for s in template.sections]
+    if len(set(ids)) != len(ids):
+        raise TemplateError(f"{path.name}: duplicate section ids")
+    if template.id != path.stem:
+        raise TemplateError(f"{path.name}: id {template.id!r} does not match the file name")
+    return template
+
+
+@cache
+def all_templates(directory: Path = TEMPLATES_DIR) -> dict[str, Template]:
+    return {p.stem: load_template_file(p) for p in sorted(directory.glob("*.yaml"))}
+
+
+def get_template(template_id: str) -> Template:
+    templates = all_templates()
+    if template_id not in templates:
+        raise TemplateError(f"unknown template {template_id!r}; known: {', '.join(templates)}")
+    return templates[template_id]

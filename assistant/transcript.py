@@ -1,0 +1,176 @@
+"""Transcript types and the parser for typed or pasted text.
+
+A transcript is the one canonical input to drafting: numbered segments, each with a speaker label.
+Segment ids are stable integer indexes, so records can cite them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+TRANSCRIPT_FLAGS = ("truncated", "no_speech", "too_short")
+
+
+class Participant(BaseModel):
+    name: str
+    role: str = ""
+    relationship: str = ""
+
+
+class Segment(BaseModel):
+    id: int
+    speaker: str = "unknown"
+    start: float | None = None
+    end: float | None = None
+    text: str
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+
+
+class Transcript(BaseModel):
+    id: str = ""
+    source: str = Field(default="", description="sha256 of the audio or text this came from")
+    language: str | None = None
+    duration: float | None = None
+    segments: list[Segment] = Field(default_factory=list)
+    participants: list[Participant] = Field(default_factory=list)
+    asr: dict[str, Any] = Field(default_factory=dict, description="ASR model and settings; empty for text")
+    flags: list[str] = Field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments)
+
+    @property
+    def word_count(self) -> int:
+        return sum(len(s.text.split()) for s in self.segments)
+
+    def segment(self, seg_id: int) -> Segment | None:
+        if 0 <= seg_id < len(self.segments) and self.segments[seg_id].id == seg_id:
+            return self.segments[seg_id]
+        return next((s for s in self.segments if s.id == seg_id), None)
+
+    def speakers(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for s in self.segments:
+            seen.setdefault(s.speaker, None)
+        return list(seen)
+
+    def labelled_lines(self) -> list[str]:
+        """`[7] Leanne (mother): ...` lines, the form the drafting prompts use."""
+        roles = {p.name: p.role for p in self.participants}
+        out = []
+        for s in self.segments:
+            role = roles.get(s.speaker)
+            who = f"{s.speaker} ({role})" if role else s.speaker
+            out.append(f"[{s.id}] {who}: {s.text}")
+        return out
+
+
+# --- parsing typed text -------------------------------------------------------------------------
+
+_PRESENT = re.compile(r"^\s*(present|participants|attendees)\s*:\s*(.+)$", re.I)
+_TAG_LINE = re.compile(r"^\s*\[(?P<who>[A-Za-z][\w .'-]{0,40})\]\s*(?P<text>.*)$")
+_NAME_LINE = re.compile(r"^\s*(?P<who>[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}|[a-z]+)\s*(?:\([^)]{0,60}\))?\s*:\s+(?P<text>\S.*)$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
+_MAX_SEGMENT_WORDS = 60
+
+
+def parse_present(value: str) -> list[Participant]:
+    """`A (role), B (role, relationship)` -> participants. Roles in brackets are optional."""
+    people: list[Participant] = []
+    for part in re.split(r"[,;](?![^()]*\))", value):
+        part = part.strip().rstrip(".")
+        if not part:
+            continue
+        m = re.match(r"^(?P<name>[^()]+?)\s*(?:\((?P<role>[^)]*)\))?$", part)
+        if not m:
+            continue
+        name = m.group("name").strip()
+        role = (m.group("role") or "").strip()
+        rel = ""
+        if "," in role:
+            role, rel = (x.strip() for x in role.split(",", 1))
+        people.append(Participant(name=name, role=role, relationship=rel))
+    return people
+
+
+def split_sentences(text: str, max_words: int = _MAX_SEGMENT_WORDS) -> list[str]:
+    """Split a long turn into sentence-level pieces; short turns stay whole."""
+    text = " ".join(text.split())
+    if len(text.split()) <= max_words:
+        return [text] if text else []
+    pieces: list[str] = []
+    buf = ""
+    for sent in _SENTENCE_END.split(text):
+        candidate = f"{buf} {sent}".strip()
+        if buf and len(candidate.split()) > max_words // 2:
+            pieces.append(buf)
+            buf = sent
+        else:
+            buf = candidate
+    if buf:
+        pieces.append(buf)
+    return pieces
+
+
+def _speaker_label(raw: str) -> str:
+    raw = raw.strip()
+    if raw.islower():
+        return raw.capitalize() if raw in {"doctor", "patient", "nurse", "clinician"} else raw
+    return raw
+
+
+def parse_text(text: str, *, author: str = "author", source_id: str | None = None) -> Transcript:
+    """Parse typed or pasted text into a Transcript.
+
+    Accepts `Name: utterance` lines, `[doctor]`/`[patient]` tags (ACI-Bench), `Doctor:`/`Patient:` lines
+    (PriMock57), an optional `Present: A (role), B (role)` header, and untagged paragraphs (one author).
+    """
+    participants: list[Participant] = []
+    turns: list[tuple[str, str]] = []
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    tagged = sum(1 for ln in lines if _TAG_LINE.match(ln) or _NAME_LINE.match(ln))
+    nonblank = sum(1 for ln in lines if ln.strip())
+    # A few accidental "Note: ..." lines in prose do not make it a dialogue.
+    dialogue = nonblank > 0 and tagged / nonblank >= 0.5
+    paragraph: list[str] = []
+
+    def flush_paragraph() -> None:
+        if paragraph:
+            turns.append((author, " ".join(paragraph)))
+            paragraph.clear()
+
+    for line in lines:
+        if not line.strip():
+            flush_paragraph()
+            continue
+        m = _PRESENT.match(line)
+        if m and not participants:
+            participants = parse_present(m.group(2))
+            continue
+        if dialogue:
+            m = _TAG_LINE.match(line) or _NAME_LINE.match(line)
+            if m:
+                turns.append((_speaker_label(m.group("who")), m.group("text").strip()))
+            elif turns:
+                who, said = turns[-1]
+                turns[-1] = (who, f"{said} {line.strip()}")
+            else:
+                turns.append((author, line.strip()))
+        else:
+            paragraph.append(line.strip())
+    flush_paragraph()
+
+    segments: list[Segment] = []
+    for who, said in turns:
+        for piece in split_sentences(said):
+            segments.append(Segment(id=len(segments), speaker=who, text=piece))
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Transcript(
+        id=source_id or digest[:16], source=digest, segments=segments, participants=participants
+    )
