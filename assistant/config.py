@@ -6,7 +6,6 @@ Every setting has a safe, offline default: embedded Whisper, embedded LLM, SQLit
 from __future__ import annotations
 
 import os
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -75,9 +74,14 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "prompts", description="Folder of versioned prompt files."
     )
 
-    @cached_property
+    models_cache_dir: Path | None = Field(
+        default=None,
+        description="Where split model files are assembled (about 1.2 GB); defaults to <data_dir>/models.",
+    )
+
+    @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.models_cache_dir or self.data_dir / "models"
 
     def cpu_threads(self, requested: int) -> int:
         return requested or (os.cpu_count() or 1)
