@@ -57,16 +57,66 @@ def serve(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory (overrides ASSISTANT_DATA_DIR).")] = None,
 ) -> None:
     """Start the web service (API + page) with the embedded defaults."""
+    import ipaddress
+
     import uvicorn
 
     from assistant.api.app import create_app
 
     overrides = {"data_dir": data_dir} if data_dir else {}
     settings = get_settings(**overrides)
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not settings.auth_required:
+        raise fail(f"refusing to bind {host} without tokens: set ASSISTANT_AUTH_REQUIRED=true "
+                   "and create users with `assistant users add NAME`")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+users_app = typer.Typer(help="Manage API users (bearer tokens).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(name: Annotated[str, typer.Argument(help="User name")]) -> None:
+    """Create a user and print their token (shown once; stored hashed)."""
+    from assistant.api.auth import add_user
+    from assistant.store.db import Database
+
+    db = Database(get_settings())
+    try:
+        token = add_user(db, name)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        db.dispose()
+    typer.echo(token)
+
+
 # -- commands added by area owners below (keep each one small; logic lives in its package) ----------
+
+
+@app.command("llm-check")
+def llm_check(
+    model: Annotated[
+        str | None, typer.Option("--model", help="Embedded model: qwen-1.5b (default) or smollm2-135m.")
+    ] = None,
+) -> None:
+    """Start the configured LLM; print backend, model, base URL and a timed schema-valid reply."""
+    from assistant.llm import LLMError
+    from assistant.llm.check import run_check
+    from assistant.models import LLM_IDS, ModelError
+
+    if model is not None and model not in LLM_IDS:
+        raise fail(f"--model must be one of {', '.join(LLM_IDS)}, not {model!r}")
+    try:
+        report = run_check(get_settings(), model)
+    except (LLMError, ModelError) as exc:
+        raise fail(str(exc), code=1) from None
+    for line in report.lines():
+        typer.echo(line)
 
 
 def main() -> None:  # pragma: no cover

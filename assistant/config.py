@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     llm_seed: int = Field(default=42, description="Sampling seed, recorded in each record's provenance.")
     llm_timeout_s: float = Field(default=600.0, gt=0, description="Timeout of one LLM request, in seconds.")
+    llm_response_format: Literal["auto", "json_schema", "llama_cpp"] = Field(
+        default="auto",
+        description="How a JSON schema is sent: 'json_schema' (OpenAI standard: OpenAI/Azure, vLLM, Ollama, "
+        "llama-server), 'llama_cpp' (llama-cpp-python's json_object+schema); 'auto' picks llama_cpp for the "
+        "embedded server and json_schema for llm_backend=openai.",
+    )
     openai_base_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("OPENAI_BASE_URL", "ASSISTANT_OPENAI_BASE_URL"),
@@ -69,6 +75,17 @@ class Settings(BaseSettings):
     )
     max_audio_seconds: float = Field(
         default=3 * 3600, gt=0, description="Longest accepted recording, in seconds of decoded audio (default 3 h)."
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy database URL; defaults to SQLite (WAL) in the data dir."
+    )
+    auth_required: bool = Field(
+        default=False,
+        description="Require bearer tokens (`assistant users add NAME`). Off only for single-user loopback "
+        "use; `serve` refuses a non-loopback address without it.",
+    )
+    job_workers: int = Field(
+        default=1, ge=1, le=8, description="In-process job worker threads (each job uses every core)."
     )
     prompts_dir: Path = Field(
         default=REPO_ROOT / "prompts", description="Folder of versioned prompt files."

@@ -2,24 +2,89 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from assistant import __version__
+from assistant.api.auth import ensure_local_user
+from assistant.api.errors import ApiError, install_error_handlers
+from assistant.api.routes import router
 from assistant.config import Settings, get_settings
+from assistant.jobs.local import LocalJobQueue
+from assistant.jobs.stages import Engines, JobRunner
+from assistant.store.db import Database
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+AUDIO_ERROR_STATUS = {"missing": 422, "empty": 422, "unsupported": 415, "undecodable": 422, "too_long": 413}
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def inspect_audio(settings: Settings) -> Callable[[Path], dict[str, Any]]:
+    """Sniff magic bytes against the allow-list and probe with PyAV; map failures to 4xx."""
+
+    def check(path: Path) -> dict[str, Any]:
+        from assistant.audio import AudioError, check_upload
+
+        try:
+            info = check_upload(path, settings)
+        except AudioError as exc:
+            raise ApiError(AUDIO_ERROR_STATUS.get(exc.code, 422), exc.code, exc.message) from None
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+        return {"format": info.format, "duration": info.duration, "sha256": digest.hexdigest()}
+
+    return check
+
+
+def create_app(settings: Settings | None = None, *, engines: Engines | None = None) -> FastAPI:
     settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings)
+        shared = engines or Engines(settings)
+        queue = LocalJobQueue(db, JobRunner(settings, db, shared), workers=settings.job_workers)
+        app.state.db, app.state.queue, app.state.engines = db, queue, shared
+        app.state.local_user_id = ensure_local_user(db)
+        app.state.inspect_audio = inspect_audio(settings)
+        queue.start()
+        try:
+            yield
+        finally:
+            queue.stop()
+            if engines is None:
+                shared.close()
+            db.dispose()
+
     app = FastAPI(
         title="Frontline Assistant",
         version=__version__,
         description="Local-first transcription and evidence-linked case records. Nothing leaves the machine "
         "unless a remote LLM endpoint is configured.",
+        lifespan=lifespan,
     )
     app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(router)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__, "llm_backend": settings.llm_backend}
+
+    if (WEB_DIR / "index.html").is_file():
+        app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def index() -> FileResponse:
+            return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
     return app

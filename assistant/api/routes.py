@@ -1,0 +1,343 @@
+"""API routes. Every object belongs to its owner; anyone else gets 404, never 403 (no existence leak)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from assistant.api.auth import current_user
+from assistant.api.errors import ApiError
+from assistant.api.schemas import (
+    Accepted,
+    Approve,
+    Deleted,
+    JobOut,
+    NotesIn,
+    RecordPatch,
+    Reject,
+    TemplateOut,
+    VersionOut,
+)
+from assistant.api.uploads import discard, receive_upload
+from assistant.records import FLAG_HIGH_RISK, CaseRecord, Statement
+from assistant.store.tables import Job, Record, Recording, RecordVersion, new_id
+from assistant.templates import TemplateError, all_templates, get_template
+
+router = APIRouter(prefix="/api")
+User = Annotated[str, Depends(current_user)]
+
+EXPORT_TYPES = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "md": "text/markdown; charset=utf-8",
+    "txt": "text/plain; charset=utf-8",
+    "json": "application/json",
+    "fhir": "application/fhir+json",
+}
+
+
+def _template_or_422(template_id: str) -> str:
+    try:
+        return get_template(template_id).id
+    except TemplateError as exc:
+        raise ApiError(422, "unknown_template", str(exc)) from None
+
+
+def _job_out(job: Job) -> JobOut:
+    return JobOut(id=job.id, state=job.state, stage=job.stage, progress=job.progress, error=job.error,  # type: ignore[arg-type]
+                  record_id=job.record_id, recording_id=job.recording_id, template=job.template_id,
+                  created_at=job.created_at, updated_at=job.updated_at)
+
+
+def _owned(session: Any, model: type, obj_id: str, owner: str) -> Any:
+    obj = session.get(model, obj_id) if len(obj_id) <= 64 else None
+    if obj is None or obj.owner_id != owner:
+        raise ApiError(404, "not_found", f"no such {model.__tablename__[:-1]}")
+    return obj
+
+
+# -- recordings -----------------------------------------------------------------------------------
+
+
+@router.post("/recordings", status_code=202, response_model=Accepted,
+             responses={413: {}, 415: {}, 422: {}, 507: {}})
+async def upload_recording(request: Request, user: User) -> Accepted:
+    """Upload audio (multipart field `file`; optional `template`, `consent`, `engine`)."""
+    app = request.app.state
+    settings = app.settings
+    uploads = settings.data_dir / "uploads"
+    try:
+        upload = await receive_upload(request, uploads / "tmp", settings.max_upload_bytes)
+    except OSError as exc:
+        if exc.errno == 28:  # ENOSPC
+            raise ApiError(507, "insufficient_storage", "the server's disk is full; nothing was saved") from None
+        raise
+    try:
+        if upload.file_path is None:
+            raise ApiError(422, "invalid_request", "the form has no 'file' part")
+        template_id = _template_or_422(upload.fields.get("template") or "sc_contact_note")
+        engine = upload.fields.get("engine") or "llm"
+        if engine not in ("llm", "extractive"):
+            raise ApiError(422, "invalid_request", "engine must be 'llm' or 'extractive'")
+        info = await run_in_threadpool(app.inspect_audio, upload.file_path)
+        rec_id = new_id()
+        final = uploads / f"{rec_id}.{info['format']}"
+        os.replace(upload.file_path, final)
+        upload.file_path = final
+        with app.db.session() as s:
+            s.add(Recording(id=rec_id, owner_id=user, filename=upload.filename or "recording",
+                            path=str(final), format=info["format"], size=upload.size, sha256=info["sha256"],
+                            duration=info.get("duration"), consent=(upload.fields.get("consent") or None)))
+            job = Job(owner_id=user, kind="audio", template_id=template_id, engine=engine,
+                      recording_id=rec_id)
+            s.add(job)
+            s.flush()
+            job_id = job.id
+    except BaseException:
+        discard(upload)
+        raise
+    app.queue.submit(job_id)
+    return Accepted(job_id=job_id, recording_id=rec_id)
+
+
+@router.delete("/recordings/{recording_id}", response_model=Deleted)
+def delete_recording(recording_id: str, request: Request, user: User) -> Deleted:
+    with request.app.state.db.session() as s:
+        rec = _owned(s, Recording, recording_id, user)
+        path = Path(rec.path)
+        for job in s.scalars(select(Job).where(Job.recording_id == rec.id)):
+            job.recording_id = None
+        s.delete(rec)
+    path.unlink(missing_ok=True)
+    return Deleted(deleted=recording_id)
+
+
+# -- typed notes ----------------------------------------------------------------------------------
+
+
+@router.post("/notes", status_code=202, response_model=Accepted, responses={422: {}})
+async def submit_notes(request: Request, user: User) -> Accepted:
+    """Typed or pasted rough notes: JSON `{text, template}` or a form with the same fields."""
+    ctype = request.headers.get("content-type", "")
+    try:
+        if ctype.startswith("application/json"):
+            body = await request.body()
+            if len(body) > 1_000_000:
+                raise ApiError(413, "too_large", "notes are limited to 1 MB")
+            notes = NotesIn.model_validate_json(body)
+        elif ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            async with request.form(max_files=0, max_fields=8, max_part_size=1_000_000) as form:
+                notes = NotesIn.model_validate({k: v for k, v in form.items() if isinstance(v, str)})
+        else:
+            raise ApiError(415, "unsupported_media_type", "send JSON or a form with 'text' and 'template'")
+    except ValidationError as exc:
+        parts = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
+        raise ApiError(422, "invalid_request", "; ".join(parts)) from None
+    template_id = _template_or_422(notes.template)
+    with request.app.state.db.session() as s:
+        job = Job(owner_id=user, kind="notes", template_id=template_id, engine=notes.engine,
+                  input_text=notes.text)
+        s.add(job)
+        s.flush()
+        job_id = job.id
+    request.app.state.queue.submit(job_id)
+    return Accepted(job_id=job_id)
+
+
+# -- jobs -----------------------------------------------------------------------------------------
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def get_job(job_id: str, request: Request, user: User) -> JobOut:
+    with request.app.state.db.session() as s:
+        return _job_out(_owned(s, Job, job_id, user))
+
+
+@router.get("/jobs/{job_id}/events", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def job_events(job_id: str, request: Request, user: User) -> StreamingResponse:
+    """Server-sent events: one `job` event per change, ending when the job is done or failed."""
+    db = request.app.state.db
+
+    def snapshot() -> JobOut:
+        with db.session() as s:
+            return _job_out(_owned(s, Job, job_id, user))
+
+    first = await run_in_threadpool(snapshot)  # 404 before the stream starts
+
+    async def stream() -> Any:
+        last = None
+        job = first
+        while True:
+            payload = job.model_dump_json()
+            if payload != last:
+                yield f"event: job\ndata: {payload}\n\n"
+                last = payload
+            if job.state in ("done", "failed") or await request.is_disconnected():
+                return
+            await asyncio.sleep(0.5)
+            job = await run_in_threadpool(snapshot)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+# -- records --------------------------------------------------------------------------------------
+
+
+def _load(row: Record) -> CaseRecord:
+    return CaseRecord.model_validate(row.data)
+
+
+@router.get("/records/{record_id}", response_model=CaseRecord)
+def get_record(record_id: str, request: Request, user: User) -> CaseRecord:
+    with request.app.state.db.session() as s:
+        return _load(_owned(s, Record, record_id, user))
+
+
+def _apply_patch(record: CaseRecord, patch: RecordPatch) -> list[str]:
+    changes: list[str] = []
+    by_id: dict[str, Statement] = {st.id: st for st in record.statements()}
+    for ref in [*(e.id for e in patch.edit), *patch.remove, *patch.keep]:
+        if ref not in by_id:
+            raise ApiError(422, "unknown_statement", f"no statement {ref!r} in this record")
+    for e in patch.edit:
+        st = by_id[e.id]
+        for name in ("text", "kind", "attributed_to"):
+            value = getattr(e, name)
+            if value is not None and value != getattr(st, name):
+                setattr(st, name, value)
+                st.edited_by_human = True
+        changes.append(f"edit {e.id}")
+    for ref in patch.keep:
+        by_id[ref].kept_by_human = True
+        changes.append(f"keep {ref}")
+    if patch.remove:
+        gone = set(patch.remove)
+        for sec in record.sections:
+            sec.statements = [st for st in sec.statements if st.id not in gone]
+        changes.extend(f"remove {r}" for r in patch.remove)
+    used = {st.id for st in record.statements()}
+    for add in patch.add:
+        sec = record.section(add.section)
+        if sec is None:  # human_only sections are the worker's to write, so adding there is allowed
+            raise ApiError(422, "unknown_section", f"no section {add.section!r} in this record")
+        valid = {seg.id for seg in record.transcript.segments}
+        if any(i not in valid for i in add.evidence):
+            raise ApiError(422, "invalid_evidence", "evidence must be ids of this record's transcript segments")
+        n = len(used) + 1
+        while f"m{n}" in used:
+            n += 1
+        sid = f"m{n}"
+        used.add(sid)
+        sec.statements.append(Statement(id=sid, text=add.text, kind=add.kind, attributed_to=add.attributed_to,
+                                        evidence=add.evidence, edited_by_human=True, kept_by_human=True))
+        if sec.status == "not_discussed":
+            sec.status = "drafted"  # human_only stays human_only: the worker wrote it
+        changes.append(f"add {sid}")
+    if patch.summary is not None:
+        record.summary = patch.summary
+        changes.append("summary")
+    return changes
+
+
+@router.patch("/records/{record_id}", response_model=CaseRecord, responses={409: {}, 422: {}})
+def patch_record(record_id: str, patch: RecordPatch, request: Request, user: User) -> CaseRecord:
+    """Edit, add, remove or keep statements; each change makes a new version with source `manual`."""
+    with request.app.state.db.session() as s:
+        row = _owned(s, Record, record_id, user)
+        if row.state == "approved":
+            raise ApiError(409, "approved", "an approved record is locked; reject it to reopen it for edits")
+        record = _load(row)
+        changes = _apply_patch(record, patch)
+        if not changes:
+            return record
+        record.version = row.version + 1
+        record.state = "draft"
+        data = record.model_dump(mode="json")
+        row.data, row.version, row.state = data, record.version, "draft"
+        s.add(RecordVersion(record_id=row.id, version=record.version, source="manual",
+                            author=(patch.author or "reviewer")[:200], note=", ".join(changes)[:200], data=data))
+        return record
+
+
+@router.get("/records/{record_id}/versions", response_model=list[VersionOut])
+def record_versions(record_id: str, request: Request, user: User) -> list[VersionOut]:
+    with request.app.state.db.session() as s:
+        row = _owned(s, Record, record_id, user)
+        rows = s.scalars(select(RecordVersion).where(RecordVersion.record_id == row.id)
+                         .order_by(RecordVersion.version)).all()
+        return [VersionOut(version=v.version, source=v.source, author=v.author, note=v.note,  # type: ignore[arg-type]
+                           created_at=v.created_at) for v in rows]
+
+
+@router.post("/records/{record_id}/approve", response_model=CaseRecord, responses={409: {}})
+def approve_record(record_id: str, body: Approve, request: Request, user: User) -> CaseRecord:
+    with request.app.state.db.session() as s:
+        row = _owned(s, Record, record_id, user)
+        record = _load(row)
+        blocking = [st.id for st in record.statements() if FLAG_HIGH_RISK in st.flags and not st.kept_by_human]
+        if blocking:
+            raise ApiError(409, "unverified_high_risk",
+                           f"keep (confirm) or remove the high-risk statements without evidence first: "
+                           f"{', '.join(blocking)}")
+        record.state, record.approved_by, record.approved_at = "approved", body.reviewer, datetime.now(UTC)
+        row.data, row.state = record.model_dump(mode="json"), "approved"
+        return record
+
+
+@router.post("/records/{record_id}/reject", response_model=CaseRecord)
+def reject_record(record_id: str, request: Request, user: User, body: Reject | None = None) -> CaseRecord:
+    with request.app.state.db.session() as s:
+        row = _owned(s, Record, record_id, user)
+        record = _load(row)
+        record.state, record.approved_by, record.approved_at = "rejected", None, None
+        row.data, row.state = record.model_dump(mode="json"), "rejected"
+        return record
+
+
+@router.get("/records/{record_id}/export", response_class=Response,
+            responses={200: {"content": {t: {} for t in EXPORT_TYPES.values()}}, 422: {}})
+def export_record(
+    record_id: str, request: Request, user: User,
+    format: Literal["docx", "md", "txt", "json", "fhir"] = "docx",
+) -> Response:
+    with request.app.state.db.session() as s:
+        record = _load(_owned(s, Record, record_id, user))
+    from assistant.export import export_bytes
+
+    try:
+        body = export_bytes(record, format)
+    except ValueError as exc:
+        raise ApiError(422, "export_unavailable", str(exc)) from None
+    name = f"record-{record_id[:8]}.{ 'json' if format == 'fhir' else format}"
+    return Response(body, media_type=EXPORT_TYPES[format],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.delete("/records/{record_id}", response_model=Deleted)
+def delete_record(record_id: str, request: Request, user: User) -> Deleted:
+    with request.app.state.db.session() as s:
+        row = _owned(s, Record, record_id, user)
+        for v in s.scalars(select(RecordVersion).where(RecordVersion.record_id == row.id)):
+            s.delete(v)
+        for job in s.scalars(select(Job).where(Job.record_id == row.id)):
+            job.transcript = None
+        s.delete(row)
+    return Deleted(deleted=record_id)
+
+
+@router.get("/templates", response_model=list[TemplateOut])
+def list_templates() -> list[TemplateOut]:
+    return [TemplateOut(id=t.id, version=t.version, title=t.title, domain=t.domain,
+                        sections=[{"id": s.id, "title": s.title, "mode": s.mode} for s in t.sections])
+            for t in all_templates().values()]
+

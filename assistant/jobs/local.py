@@ -1,0 +1,59 @@
+"""In-process job runner: worker threads fed from a queue, jobs persisted in the DB first."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from assistant.store.db import Database
+from assistant.store.tables import Job
+
+log = logging.getLogger(__name__)
+
+
+class LocalJobQueue:
+    def __init__(self, db: Database, run: Callable[[str], None], workers: int = 1) -> None:
+        self._db = db
+        self._run = run
+        self._workers = workers
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        with self._db.session() as s:
+            pending = s.scalars(
+                select(Job).where(Job.state.in_(("queued", "running"))).order_by(Job.created_at)
+            ).all()
+            for job in pending:
+                if job.state == "running":
+                    job.state, job.stage = "queued", "requeued after restart"
+            ids = [j.id for j in pending]
+        for job_id in ids:
+            self._queue.put(job_id)
+        for i in range(self._workers):
+            t = threading.Thread(target=self._loop, name=f"job-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        if ids:
+            log.info("re-queued %d unfinished job(s) at start-up", len(ids))
+
+    def submit(self, job_id: str) -> None:
+        self._queue.put(job_id)
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(timeout=5)
+        self._threads.clear()
+
+    def _loop(self) -> None:
+        while (job_id := self._queue.get()) is not None:
+            try:
+                self._run(job_id)
+            except Exception:  # the runner records failures itself; never let one job kill the worker
+                log.exception("job %s crashed the runner", job_id)

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables and small repositories. SQLite (WAL) by default, any SQLAlchemy URL."""
