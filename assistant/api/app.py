@@ -22,19 +22,27 @@ from assistant.jobs.stages import Engines, JobRunner
 from assistant.store.db import Database
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-AUDIO_ERROR_STATUS = {"missing": 422, "empty": 422, "unsupported": 415, "undecodable": 422, "too_long": 413}
 
 
 def inspect_audio(settings: Settings) -> Callable[[Path], dict[str, Any]]:
     """Sniff magic bytes against the allow-list and probe with PyAV; map failures to 4xx."""
 
     def check(path: Path) -> dict[str, Any]:
-        from assistant.audio import AudioError, check_upload
+        from assistant.audio import AudioError, decode, format_seconds, probe
 
+        limit = settings.max_audio_seconds
         try:
-            info = check_upload(path, settings)
+            info = probe(path)
+            if info.duration is not None and info.duration > limit:
+                raise AudioError("too_long", f"recording is {format_seconds(info.duration)}; the limit is "
+                                 f"{format_seconds(limit)}")
+            if info.duration is None:
+                # No declared duration (browser webm): decode, stopping as soon as the limit is passed.
+                info.duration = decode(path, max_seconds=limit).duration
         except AudioError as exc:
-            raise ApiError(AUDIO_ERROR_STATUS.get(exc.code, 422), exc.code, exc.message) from None
+            # A missing file here means our own temp file vanished: still the client's upload that failed.
+            status = 422 if exc.code == "missing" else exc.http_status
+            raise ApiError(status, exc.code, exc.message) from None
         digest = hashlib.sha256()
         with path.open("rb") as fh:
             while block := fh.read(1 << 20):

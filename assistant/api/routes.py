@@ -96,6 +96,7 @@ async def upload_recording(request: Request, user: User) -> Accepted:
             s.add(Recording(id=rec_id, owner_id=user, filename=upload.filename or "recording",
                             path=str(final), format=info["format"], size=upload.size, sha256=info["sha256"],
                             duration=info.get("duration"), consent=(upload.fields.get("consent") or None)))
+            s.flush()  # the recording row first: the job references it
             job = Job(owner_id=user, kind="audio", template_id=template_id, engine=engine,
                       recording_id=rec_id)
             s.add(job)

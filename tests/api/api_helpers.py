@@ -33,17 +33,20 @@ class Client:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    def request(self, method: str, url: str, headers: dict[str, str] | None = None, **kw):  # type: ignore[no-untyped-def]
+        return self.http.request(method, url, headers={**self.headers, **(headers or {})}, **kw)
+
     def get(self, url: str, **kw):  # type: ignore[no-untyped-def]
-        return self.http.get(url, headers=self.headers, **kw)
+        return self.request("GET", url, **kw)
 
     def post(self, url: str, **kw):  # type: ignore[no-untyped-def]
-        return self.http.post(url, headers=self.headers, **kw)
+        return self.request("POST", url, **kw)
 
     def patch(self, url: str, **kw):  # type: ignore[no-untyped-def]
-        return self.http.patch(url, headers=self.headers, **kw)
+        return self.request("PATCH", url, **kw)
 
     def delete(self, url: str, **kw):  # type: ignore[no-untyped-def]
-        return self.http.delete(url, headers=self.headers, **kw)
+        return self.request("DELETE", url, **kw)
 
 
 class NoEngines:

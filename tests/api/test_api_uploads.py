@@ -1,0 +1,132 @@
+"""Bad uploads get a clear 4xx JSON error and leave nothing behind (no file, no row)."""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import wave
+from pathlib import Path
+
+import pytest
+from api_helpers import Client
+from sqlalchemy import func, select
+
+from assistant.store.tables import Job, Recording
+
+
+def _wav_bytes(seconds: float = 1.0, rate: int = 16000) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        frames = b"".join(struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / rate)))
+                          for i in range(int(seconds * rate)))
+        w.writeframes(frames)
+    return buf.getvalue()
+
+
+def _nothing_left(client: Client, data_dir: Path) -> None:
+    uploads = data_dir / "uploads"
+    leftovers = [p for p in uploads.rglob("*") if p.is_file()] if uploads.exists() else []
+    assert leftovers == [], f"partial files left: {leftovers}"
+    with client.http.app.state.db.session() as s:  # type: ignore[attr-defined]
+        assert s.scalar(select(func.count()).select_from(Recording)) == 0
+        assert s.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def _post(client: Client, content: bytes, name: str = "a.wav", **fields: str):  # type: ignore[no-untyped-def]
+    return client.post("/api/recordings", files={"file": (name, content, "audio/wav")}, data=fields)
+
+
+def test_over_the_limit_is_413_and_writes_at_most_limit_plus_a_chunk(alice: Client, app_settings, monkeypatch) -> None:
+    import assistant.api.uploads as uploads
+
+    limit = app_settings.max_upload_bytes
+    sizes: list[int] = []
+    real_discard = uploads.discard
+
+    def spy(upload):  # type: ignore[no-untyped-def]
+        if upload.file_path is not None and upload.file_path.exists():
+            sizes.append(upload.file_path.stat().st_size)
+        real_discard(upload)
+
+    monkeypatch.setattr(uploads, "discard", spy)
+    body = b"RIFF" + b"\0" * (limit * 2)
+    # No Content-Length precheck: stream it chunked so the counting path is what refuses it.
+    def gen():  # type: ignore[no-untyped-def]
+        boundary = b"xyzBOUNDARY"
+        yield b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n\r\n'
+        for i in range(0, len(body), 65536):
+            yield body[i:i + 65536]
+        yield b"\r\n--" + boundary + b"--\r\n"
+
+    r = alice.post("/api/recordings", content=gen(),
+                        headers={"Content-Type": "multipart/form-data; boundary=xyzBOUNDARY"})
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+    assert str(limit) in r.json()["detail"]
+    assert sizes and sizes[0] <= limit + 65536, sizes
+    _nothing_left(alice, app_settings.data_dir)
+
+
+def test_declared_content_length_over_the_limit_is_refused_at_once(alice: Client, app_settings) -> None:
+    r = _post(alice, b"RIFF" + b"\0" * (app_settings.max_upload_bytes + 100_000))
+    assert r.status_code == 413
+    _nothing_left(alice, app_settings.data_dir)
+
+
+@pytest.mark.parametrize(
+    "content, name, statuses",
+    [
+        (b"this is not audio at all, just some text pretending" * 20, "notes.m4a", {415, 422}),
+        (bytes(range(256)) * 40, "noise.bin", {415, 422}),
+        (b"", "empty.wav", {422}),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 30, "broken.wav", {422}),
+    ],
+)
+def test_garbage_renamed_and_empty_are_refused(alice: Client, app_settings, content: bytes, name: str,
+                                               statuses: set[int]) -> None:
+    r = _post(alice, content, name)
+    assert r.status_code in statuses, r.text
+    body = r.json()
+    assert body["error"] and body["detail"]
+    _nothing_left(alice, app_settings.data_dir)
+
+
+def test_missing_file_field_and_not_multipart(alice: Client, app_settings) -> None:
+    r = alice.post("/api/recordings", data={"template": "sc_contact_note"})
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request"
+    r = alice.post("/api/recordings", content=b"{}", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    _nothing_left(alice, app_settings.data_dir)
+
+
+def test_unknown_template_is_422(alice: Client, app_settings) -> None:
+    r = _post(alice, _wav_bytes(), template="no_such_template")
+    assert r.status_code == 422 and r.json()["error"] == "unknown_template"
+    _nothing_left(alice, app_settings.data_dir)
+
+
+def test_good_upload_is_on_disk_with_its_job_before_202(alice: Client, app_settings) -> None:
+    r = _post(alice, _wav_bytes(1.5), consent="verbal consent from Leanne")
+    assert r.status_code == 202, r.text
+    ids = r.json()
+    with alice.http.app.state.db.session() as s:  # type: ignore[attr-defined]
+        rec = s.get(Recording, ids["recording_id"])
+        job = s.get(Job, ids["job_id"])
+        assert Path(rec.path).is_file() and rec.size > 0 and rec.format == "wav"
+        assert rec.consent == "verbal consent from Leanne"
+        assert job.recording_id == rec.id
+    # The delete route removes both the file and the row.
+    assert alice.delete(f"/api/recordings/{ids['recording_id']}").status_code == 200
+    assert not Path(rec.path).exists()
+
+
+def test_notes_validation(alice: Client) -> None:
+    assert alice.post("/api/notes", json={"text": "", "template": "sc_contact_note"}).status_code == 422
+    r = alice.post("/api/notes", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request"
+    assert alice.post("/api/notes", json={"text": "hi", "template": "zzz"}).status_code == 422
+    r = alice.post("/api/notes", content=b"text=hi", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
