@@ -21,7 +21,7 @@ export ASSISTANT_MODELS_CACHE_DIR ?= $(CACHE)/models
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-TEST_APT := espeak-ng sox libsox-fmt-all ffmpeg
+TEST_APT := espeak-ng sox libsox-fmt-all ffmpeg chromium
 
 .PHONY: run test install models system-deps test-data bench eval lint clean help
 
@@ -50,7 +50,7 @@ run: models
 	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
 
 system-deps:
-	@missing=""; for b in espeak-ng sox ffmpeg; do command -v $$b >/dev/null || missing=1; done; \
+	@missing=""; for b in espeak-ng sox ffmpeg chromium; do command -v $$b >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing test-only system packages: $(TEST_APT)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(TEST_APT); \

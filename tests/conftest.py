@@ -5,23 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from assistant.config import Settings
 
-REPO = Path(__file__).resolve().parent.parent
-IN_CI = os.environ.get("CI", "").lower() == "true"
-SHARED_DATA = REPO.parent / "shared" / "data"
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip loudly on a newcomer's laptop; fail in CI, where everything must be present."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(f"SKIPPED (missing prerequisite): {reason}")
+from support import IN_CI, REPO, SHARED_DATA, require  # noqa: F401  (re-exported for older imports)
 
 
 def _models_cache() -> Path:
@@ -38,3 +28,30 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def session_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     yield Settings(data_dir=tmp_path_factory.mktemp("data"), models_cache_dir=_models_cache())
+
+
+# -- LLM (assistant/llm owner): one embedded llama.cpp server per model per session, via the real protocol.
+if TYPE_CHECKING:
+    from assistant.llm import ChatModel
+
+
+def _embedded_chat(settings: Settings, model: str) -> Iterator[ChatModel]:
+    from assistant.llm.factory import LLMRuntime
+
+    runtime = LLMRuntime(settings.model_copy(update={"llm_backend": "embedded"}), model)
+    try:
+        yield runtime.start()
+    finally:
+        runtime.stop()
+
+
+@pytest.fixture(scope="session")
+def qwen_chat(session_settings: Settings) -> Iterator[ChatModel]:
+    """`ChatModel` for the default Qwen2.5-Coder-1.5B behind the embedded loopback server (slow tests)."""
+    yield from _embedded_chat(session_settings, "qwen-1.5b")
+
+
+@pytest.fixture(scope="session")
+def smol_chat(session_settings: Settings) -> Iterator[ChatModel]:
+    """`ChatModel` for SmolLM2-135M behind the embedded loopback server: fast protocol plumbing only."""
+    yield from _embedded_chat(session_settings, "smollm2-135m")

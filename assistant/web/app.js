@@ -53,6 +53,7 @@ function uploadBlob(blob, filename) {
   const form = new FormData();
   form.append("file", blob, filename);
   form.append("template", $("template").value);
+  form.append("engine", $("engine").value);
   if ($("consent").value) form.append("consent", $("consent").value);
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/api/recordings");
@@ -102,7 +103,7 @@ $("notes-form").addEventListener("submit", async (e) => {
     const res = await api("/api/notes", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ text: $("notes").value, template: $("template").value }),
+      body: JSON.stringify({ text: $("notes").value, template: $("template").value, engine: $("engine").value }),
     });
     followJob((await res.json()).job_id);
   } catch (err) { showError("Notes refused: " + err.message); }
