@@ -1,0 +1,280 @@
+"""faster-whisper on CPU (int8), the embedded speech-to-text engine.
+
+The model is loaded once per process and shared: loading costs a second or two and ~150-300 MB, and
+CTranslate2 serialises calls on one model anyway. Audio is decoded once, by `assistant.audio`, and handed
+to faster-whisper as samples, so the limits and the truncation check apply to what Whisper sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.audio import WHISPER_SAMPLE_RATE, DecodedAudio, decode, probe
+from assistant.audio.decode import too_long
+from assistant.config import Settings, get_settings
+from assistant.models import WHISPER_IDS, whisper_model_dir  # sets HF_HUB_OFFLINE before faster-whisper
+from assistant.transcribe.base import AudioSource, ProgressCallback
+from assistant.transcribe.channels import (
+    GATE_FRAME_SECONDS,
+    GATE_PAD_SECONDS,
+    GATE_THRESHOLD_DB,
+    ChannelSegment,
+    choose_mode,
+    drop_bleed,
+    gate_channel,
+    merge_by_time,
+)
+from assistant.transcribe.filters import drop_reason, dropped_record
+from assistant.transcript import Segment, Transcript
+
+MONO_SPEAKER = "unknown"  # one channel carries everyone; speaker turns are not assigned here
+TOO_SHORT_SECONDS = 1.0
+# Per-channel transcription: a segment whose words are further apart than this is split in two. On a
+# channel that is silent while the other person talks, Whisper runs one person's turns together.
+WORD_GAP_SPLIT_SECONDS = 1.0
+
+_models: dict[tuple[str, int], Any] = {}
+_models_lock = threading.Lock()
+
+
+def load_model(settings: Settings, name: str) -> Any:
+    """The shared faster-whisper model for ``name`` ('base' or 'tiny.en'), loaded on first use."""
+    threads = settings.cpu_threads(settings.whisper_threads)
+    key = (name, threads)
+    with _models_lock:
+        model = _models.get(key)
+        if model is None:
+            model_dir = whisper_model_dir(settings, name)  # ModelError with a fix when it is missing
+            from faster_whisper import WhisperModel
+
+            model = WhisperModel(
+                str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True
+            )
+            _models[key] = model
+        return model
+
+
+def clear_model_cache(name: str | None = None) -> None:
+    """Forget loaded models (all, or those for ``name``); the next transcription loads afresh."""
+    with _models_lock:
+        for key in [k for k in _models if name is None or k[0] == name]:
+            del _models[key]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _split_at_gaps(seg: Any, channel: int) -> list[ChannelSegment]:
+    """One faster-whisper segment as ChannelSegments, split where its words are far apart."""
+    common = {"channel": channel, "avg_logprob": float(seg.avg_logprob), "no_speech_prob": float(seg.no_speech_prob)}
+    words = list(seg.words or [])
+    if not words:
+        return [ChannelSegment(start=float(seg.start), end=float(seg.end), text=seg.text.strip(), **common)]
+    runs: list[list[Any]] = [[words[0]]]
+    for word in words[1:]:
+        if float(word.start) - float(runs[-1][-1].end) > WORD_GAP_SPLIT_SECONDS:
+            runs.append([word])
+        else:
+            runs[-1].append(word)
+    return [
+        ChannelSegment(
+            start=float(run[0].start), end=float(run[-1].end), text="".join(w.word for w in run).strip(), **common
+        )
+        for run in runs
+        if "".join(w.word for w in run).strip()
+    ]
+
+
+class WhisperTranscriber:
+    """`Transcriber` over faster-whisper with the settings' model, beam size and language."""
+
+    def __init__(self, settings: Settings | None = None, model: str | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.model_name = model or self.settings.whisper_model
+        if self.model_name not in WHISPER_IDS:
+            raise ValueError(f"unknown Whisper model {self.model_name!r}; choose one of {sorted(WHISPER_IDS)}")
+
+    @property
+    def language(self) -> str | None:
+        # English-only models take no other language; an empty setting means auto-detect.
+        if self.model_name.endswith(".en"):
+            return "en"
+        return self.settings.whisper_language or None
+
+    def decode_options(self, per_channel: bool = False) -> dict[str, Any]:
+        """The faster-whisper arguments we use (the benchmark's bare loop uses exactly these).
+
+        Per channel, word timestamps are on: the VAD cuts out the other person's turns, and without word
+        times faster-whisper maps a segment edge near a cut into the wrong turn, which breaks merging by
+        time. One speaker's mono recording does not need them."""
+        options: dict[str, Any] = {
+            "language": self.language,
+            "beam_size": self.settings.whisper_beam_size,
+            "vad_filter": True,
+            "condition_on_previous_text": False,
+        }
+        if per_channel:
+            options["word_timestamps"] = True
+        return options
+
+    def asr_settings(self, per_channel: bool = False) -> dict[str, Any]:
+        import ctranslate2
+        import faster_whisper
+
+        return {
+            "engine": "faster-whisper",
+            "engine_version": faster_whisper.__version__,
+            "ctranslate2_version": ctranslate2.__version__,
+            "model": self.model_name,
+            "model_id": WHISPER_IDS[self.model_name],
+            "device": "cpu",
+            "compute_type": "int8",
+            "cpu_threads": self.settings.cpu_threads(self.settings.whisper_threads),
+            **self.decode_options(per_channel),
+            "sample_rate": WHISPER_SAMPLE_RATE,
+        }
+
+    # -- input ----------------------------------------------------------------------------------
+
+    def _load_audio(self, source: AudioSource) -> tuple[DecodedAudio | None, np.ndarray, str]:
+        """(decoded file or None, 16 kHz samples, sha256 of the source)."""
+        limit = self.settings.max_audio_seconds
+        if isinstance(source, DecodedAudio):
+            if source.sample_rate != WHISPER_SAMPLE_RATE:
+                raise ValueError(f"decoded audio must be {WHISPER_SAMPLE_RATE} Hz, not {source.sample_rate}")
+            path = Path(source.info.path)
+            digest = sha256_of(path) if path.is_file() else hashlib.sha256(source.samples.tobytes()).hexdigest()
+            return source, source.samples, digest
+        if isinstance(source, np.ndarray):
+            samples = np.asarray(source, dtype=np.float32)
+            if samples.shape[-1] / WHISPER_SAMPLE_RATE > limit:
+                raise too_long(limit, samples.shape[-1] / WHISPER_SAMPLE_RATE)
+            return None, samples, hashlib.sha256(samples.tobytes()).hexdigest()
+        info = probe(source)  # refuse bad input before anything is decoded or loaded
+        audio = decode(source, mono=info.channels != 2, max_seconds=limit, info=info)
+        return audio, audio.samples, sha256_of(Path(source))
+
+    # -- transcription --------------------------------------------------------------------------
+
+    def _run_channel(
+        self,
+        model: Any,
+        samples: np.ndarray,
+        channel: int,
+        per_channel: bool,
+        done_before: float,
+        total: float,
+        progress: ProgressCallback | None,
+    ) -> tuple[list[ChannelSegment], Any]:
+        segments, info = model.transcribe(samples, **self.decode_options(per_channel))
+        out: list[ChannelSegment] = []
+        for seg in segments:  # a generator: decoding happens as we iterate
+            out.extend(_split_at_gaps(seg, channel))
+            if progress is not None:
+                progress(min(done_before + float(seg.end), total), total)
+        return out, info
+
+    def transcribe(self, source: AudioSource, progress: ProgressCallback | None = None) -> Transcript:
+        audio, samples, digest = self._load_audio(source)
+        mode, use = choose_mode(samples)
+        duration = samples.shape[-1] / WHISPER_SAMPLE_RATE
+        n_channels = 2 if mode == "per_channel" else 1
+        total = duration * n_channels
+        if progress is not None:
+            progress(0.0, total)
+
+        model = load_model(self.settings, self.model_name)
+        per_channel: list[list[ChannelSegment]] = []
+        dropped: list[dict[str, Any]] = []
+        language = self.language
+        language_probability: float | None = None
+        for index in range(n_channels):
+            speaker = f"channel_{index + 1}" if mode == "per_channel" else MONO_SPEAKER
+            # One gated channel at a time: a 3-hour recording needs no second full-size stereo copy.
+            channel_audio = gate_channel(use, index, WHISPER_SAMPLE_RATE) if mode == "per_channel" else use
+            segs, info = self._run_channel(
+                model, np.ascontiguousarray(channel_audio), index, mode == "per_channel",
+                index * duration, total, progress,
+            )
+            del channel_audio
+            keep: list[ChannelSegment] = []
+            for seg in segs:
+                reason = drop_reason(seg.text, seg.avg_logprob, seg.no_speech_prob)
+                if reason:
+                    dropped.append(dropped_record(seg, reason, speaker))
+                else:
+                    keep.append(seg)
+            per_channel.append(keep)
+            if keep or language_probability is None:
+                language, language_probability = info.language, float(info.language_probability)
+            if progress is not None:
+                progress((index + 1) * duration, total)
+
+        merged = merge_by_time(per_channel)
+        if mode == "per_channel":
+            merged, bleed = drop_bleed(merged, use, WHISPER_SAMPLE_RATE)
+            dropped.extend(dropped_record(s, "bleed", f"channel_{s.channel + 1}") for s in bleed)
+
+        segments = [
+            Segment(
+                id=i,
+                speaker=f"channel_{s.channel + 1}" if mode == "per_channel" else MONO_SPEAKER,
+                start=round(s.start, 3),
+                end=round(s.end, 3),
+                text=s.text,
+                avg_logprob=round(s.avg_logprob, 4),
+                no_speech_prob=round(s.no_speech_prob, 4),
+            )
+            for i, s in enumerate(merged)
+        ]
+        flags: list[str] = []
+        if audio is not None and audio.truncated:
+            flags.append("truncated")
+        if not segments:
+            flags.append("no_speech")
+        if duration < TOO_SHORT_SECONDS:
+            flags.append("too_short")
+
+        asr = self.asr_settings(mode == "per_channel")
+        asr.update(
+            channel_mode=mode,
+            language_probability=language_probability,
+            dropped_segments=dropped,
+        )
+        if mode == "per_channel":
+            asr["crosstalk_gate"] = {
+                "threshold_db": GATE_THRESHOLD_DB, "frame_s": GATE_FRAME_SECONDS, "pad_s": GATE_PAD_SECONDS
+            }
+        if audio is not None:
+            asr.update(
+                input_format=audio.info.format,
+                input_codec=audio.info.codec,
+                input_channels=audio.info.channels,
+                input_sample_rate=audio.info.sample_rate,
+                declared_duration=audio.info.expected_duration,
+                decode_errors=audio.decode_errors,
+            )
+        return Transcript(
+            id=digest[:16],
+            source=digest,
+            language=language,
+            duration=round(duration, 3),
+            segments=segments,
+            asr=asr,
+            flags=flags,
+        )
+
+
+def build_transcriber(settings: Settings | None = None, model: str | None = None) -> WhisperTranscriber:
+    """The configured `Transcriber` (today always faster-whisper on this machine)."""
+    return WhisperTranscriber(settings, model)

@@ -1,0 +1,1 @@
+"""Speed benchmarks (`make bench`); each writes its own section of bench/results.json."""
