@@ -17,7 +17,7 @@ import uvicorn
 from assistant.api.app import create_app
 from assistant.config import Settings
 
-# ~170 words: long enough to draft (the pipeline refuses under ~150 words), short enough for 2 cores.
+# ~190 words: long enough to draft (the pipeline refuses under ~150 words), short enough for 2 cores.
 DIALOGUE = [
     ("Jo Smith", "en-gb", "Hello Leanne, thanks for seeing me today. This is the visit we arranged last week."),
     ("Leanne Hart", "en-us+f3", "Hi Jo, come in. Sorry about the mess, the boys have been off school with a cold."),
@@ -29,6 +29,9 @@ DIALOGUE = [
      "and Wednesdays, and that makes a real difference."),
     ("Jo Smith", "en-gb", "Have you had any thoughts of harming yourself?"),
     ("Leanne Hart", "en-us+f3", "No, nothing like that. I just get tired."),
+    ("Jo Smith", "en-gb", "And how are the boys getting on at school?"),
+    ("Leanne Hart", "en-us+f3", "Tyler is doing well in year four. Mason struggles with reading, and his teacher "
+     "wants to meet me next Tuesday about extra help."),
     ("Jo Smith", "en-gb", "Thank you for telling me. I will refer you to the family support service by Friday, "
      "and I will visit again on the third of April at ten in the morning."),
     ("Leanne Hart", "en-us+f3", "That works for me. Thanks Jo."),
