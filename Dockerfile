@@ -5,7 +5,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CMAKE_BUILD_PARALLEL_LEVEL=2 \
     HF_HUB_OFFLINE=1 \
     ASSISTANT_DATA_DIR=/data \
-    ASSISTANT_MODELS_CACHE_DIR=/models
+    ASSISTANT_MODELS_CACHE_DIR=/models \
+    ASSISTANT_AUTH_REQUIRED=true
 
 # Build tools for llama-cpp-python (compiled from its sdist), ffmpeg for PyAV-decoded formats.
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake git ffmpeg \
