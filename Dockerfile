@@ -3,6 +3,8 @@ FROM python:3.11-slim
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CMAKE_BUILD_PARALLEL_LEVEL=2 \
+    CFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" \
+    CXXFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" \
     HF_HUB_OFFLINE=1 \
     ASSISTANT_DATA_DIR=/data \
     ASSISTANT_MODELS_CACHE_DIR=/models \

@@ -15,6 +15,12 @@ PORT ?= 8000
 
 # llama.cpp compiles from source: 2 parallel jobs take ~3.5 min on 2 cores instead of ~9.5.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+# Its -march=native build enables Intel AMX where the CPU lists it, but virtual machines of this kind
+# cannot run AMX (SIGILL at the first decode). GCC keeps explicit -mno-* flags under -march=native.
+ifeq ($(shell uname -m),x86_64)
+export CFLAGS += -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+export CXXFLAGS += -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+endif
 export HF_HUB_OFFLINE := 1
 # Assembled model files (about 1.2 GB) live in the checkout's cache, next to the venv that shipped them.
 export ASSISTANT_MODELS_CACHE_DIR ?= $(CACHE)/models

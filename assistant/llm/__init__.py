@@ -19,10 +19,15 @@ class ChatResult(BaseModel):
     seconds: float = 0.0
     model: str = ""
     finish_reason: str | None = None
+    attempts: int = 1  # structured(): 2 when the first output was invalid (tokens/seconds cover both)
 
 
 class LLMError(RuntimeError):
     """The endpoint failed, or gave output that did not validate after one retry."""
+
+
+class ContextLengthError(LLMError):
+    """The prompt plus max_tokens does not fit the model's context window (shorten the window or the task)."""
 
 
 class ChatModel(Protocol):
