@@ -85,8 +85,8 @@ bench: models system-deps
 	$(BIN)/python -m benchmarks.asr
 
 eval: models
-	$(BIN)/assistant eval run --dataset samples --limit 3 --out runs/samples
-	$(BIN)/assistant eval run --dataset aci-valid --limit 5 --out runs/aci-valid
+	$(BIN)/assistant eval run --dataset samples --limit 3 --fresh
+	$(BIN)/assistant eval run --dataset aci-valid --limit 5 --fresh
 
 clean:
 	rm -rf $(VENV) $(CACHE) bench runs

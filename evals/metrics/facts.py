@@ -1,0 +1,583 @@
+"""Fact-level metrics: fact recall and omissions (critical vs other), unsupported draft statements,
+attribution and section-placement accuracy.
+
+Gold facts come from a sample's `facts.json` where there is one; otherwise the gold note is split into
+atomic statements (lines, then sentences, then clauses joined by ";"), headers dropped, and a statement
+is *critical* when it names a medicine, a dose, an allergy or a safeguarding risk (see `is_critical`).
+
+A gold fact is **matched** by a draft statement when their all-MiniLM-L6-v2 cosine similarity reaches
+the threshold **and** the details agree exactly: every number, medicine and date in the fact appears in
+the draft statement, and both are negated or neither is. A fact whose best similar statement fails a
+detail check is a **correction** (the worker must fix it); a fact with no similar statement at all is an
+**omission** (the worker must add it). Similarity alone would happily match "takes 20 mg" to
+"takes 40 mg" or "denies chest pain" to "reports chest pain"; the exact checks are what make the match
+mean "the fact is there and right".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from assistant.records import CaseRecord
+    from evals.metrics.semantic import Embedder
+
+DEFAULT_THRESHOLD = 0.6  # cosine; MiniLM paraphrases of one clinical fact score ~0.6-0.9, topic neighbours ~0.3-0.5
+
+
+class Fact(BaseModel):
+    id: str
+    text: str
+    about: str = ""
+    critical: bool = False
+    statements: list[str] = Field(default_factory=list, description="gold statement ids this fact rests on")
+
+
+# --- splitting notes into atomic statements ----------------------------------------------------------
+
+_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9•-])")
+_BULLET = re.compile(r"^\s*(?:[•*\-–]|\d+[.)])\s+")
+_HEADER_LINE = re.compile(r"^[A-Z][A-Z0-9 &/,()'-]{1,60}:?$")
+
+
+def _is_header(line: str) -> bool:
+    words = line.split()
+    if not words or len(words) > 7:
+        return False
+    if _HEADER_LINE.match(line) and any(c.isalpha() for c in line):
+        return True
+    return line.endswith(":") and len(words) <= 5
+
+
+def atomic_statements(note: str) -> list[str]:
+    """Split a note into short statements: lines, then sentences, then `;` clauses; headers dropped."""
+    out: list[str] = []
+    for raw in note.replace("\r", "\n").split("\n"):
+        line = _BULLET.sub("", raw).strip()
+        if not line or _is_header(line):
+            continue
+        for sent in _SENT_SPLIT.split(line):
+            for clause in sent.split("; "):
+                clause = clause.strip(" ;")
+                if len(re.findall(r"[A-Za-z0-9]+", clause)) >= 2:
+                    out.append(clause)
+    return out
+
+
+# --- exact details: numbers, medicines, dates, negation ----------------------------------------------
+
+MEDICINES: frozenset[str] = frozenset(
+    """paracetamol acetaminophen ibuprofen naproxen diclofenac codeine co-codamol tramadol morphine oxycodone
+    amoxicillin penicillin flucloxacillin clarithromycin erythromycin azithromycin doxycycline trimethoprim
+    nitrofurantoin metronidazole cefalexin ciprofloxacin omeprazole lansoprazole pantoprazole ranitidine
+    famotidine metformin gliclazide insulin sitagliptin empagliflozin dapagliflozin ramipril lisinopril
+    enalapril losartan candesartan amlodipine nifedipine bisoprolol atenolol propranolol metoprolol carvedilol
+    furosemide lasix bumetanide spironolactone indapamide bendroflumethiazide hydrochlorothiazide simvastatin
+    atorvastatin rosuvastatin pravastatin aspirin clopidogrel ticagrelor warfarin apixaban rivaroxaban
+    edoxaban dabigatran heparin levothyroxine salbutamol ventolin albuterol beclometasone budesonide
+    fluticasone symbicort seretide montelukast tiotropium prednisolone prednisone hydrocortisone
+    dexamethasone sertraline citalopram escitalopram fluoxetine paroxetine venlafaxine duloxetine
+    mirtazapine amitriptyline nortriptyline trazodone bupropion wellbutrin diazepam lorazepam alprazolam
+    zopiclone zolpidem gabapentin pregabalin methotrexate hydroxychloroquine sulfasalazine allopurinol
+    colchicine cetirizine loratadine fexofenadine chlorphenamine buscopan hyoscine dioralyte loperamide
+    imodium senna lactulose laxido movicol ondansetron metoclopramide domperidone sumatriptan topiramate
+    lamotrigine levetiracetam sodium valproate carbamazepine lithium quetiapine olanzapine risperidone
+    aripiprazole haloperidol donepezil memantine tamsulosin finasteride sildenafil estradiol levonorgestrel
+    microgynon cerazette folic ferrous vitamin epipen adrenaline naloxone methadone buprenorphine nicotine
+    tylenol advil motrin robitussin mucinex flonase claritin zyrtec benadryl meloxicam celecoxib
+    cyclobenzaprine tizanidine baclofen mupirocin nystatin clotrimazole fluconazole terbinafine acyclovir
+    aciclovir valacyclovir oseltamivir glipizide glimepiride pioglitazone jardiance ozempic semaglutide
+    trulicity dulaglutide liraglutide victoza lantus humalog novorapid januvia eliquis xarelto plavix
+    coumadin lipitor crestor zocor norvasc lopressor toprol coreg zestril prinivil cozaar protonix
+    prilosec nexium pepcid zantac synthroid keflex augmentin bactrim cipro levaquin flagyl valtrex
+    tamiflu zofran reglan flexeril neurontin lyrica ambien xanax ativan valium klonopin clonazepam
+    zoloft prozac lexapro celexa paxil effexor cymbalta remeron elavil desyrel abilify seroquel zyprexa
+    risperdal lamictal keppra depakote tegretol topamax imitrex humira enbrel remicade prolia fosamax
+    alendronate calcium magnesium potassium iron b12""".split()
+)
+_DRUG_STEMS = re.compile(
+    r"\b[a-z]{3,}(?:pril|olol|sartan|statin|prazole|cillin|mycin|cycline|floxacin|dipine|xaban|gliptin|"
+    r"gliflozin|triptan|tidine|oxetine|zepam|azolam|codone|olone|isone|afil|mab|nib|vir)\b"
+)
+_NUMBER_WORDS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "thousand": 1000,
+    "twice": 2,
+}
+_NOT_COUNT_BEFORE = frozenset({"no", "any", "every", "some", "the", "this", "that", "which", "each", "anyone"})
+_NOT_COUNT_AFTER = frozenset({"of", "another", "else", "thing", "day"})
+# "may" is left out: in notes it is nearly always the verb.
+_DATE_WORDS = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday january february march april june july
+    august september october november december today tomorrow yesterday tonight weekend""".split()
+)
+_NEGATION = re.compile(
+    r"\b(?:no|not|never|denies|denied|deny|denying|without|nil|none|nothing|negative|neither|nor|cannot|"
+    r"absent|unable|declined|refused)\b|n't\b",
+    re.IGNORECASE,
+)
+_RISK = re.compile(
+    r"allerg|anaphyla|suicid|self[- ]?harm|overdose|abuse|neglect|violen|assault|weapon|knife|police|"
+    r"safeguard|eviction|arrears|bailiff|debt|domestic|chest pain|bleeding|unconscious|seizure|"
+    r"\d+(?:\.\d+)?\s*(?:mg|mcg|micrograms?|milligrams?|ml|units?|g)\b",
+    re.IGNORECASE,
+)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+(?:[.'/-][a-z0-9]+)*", text.lower())
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers written with digits or as words ("twenty five" = 25, "£1,240" = 1240, "3/7" kept whole)."""
+    lower = text.lower().replace(",", "")
+    found: set[str] = set()
+    for m in re.finditer(r"\d+(?:\.\d+)?(?:/\d+)?", lower):
+        tok = m.group(0)
+        if "/" not in tok and "." in tok:
+            tok = str(float(tok)).rstrip("0").rstrip(".")
+        found.add(tok)
+    words = re.findall(r"[a-z]+", lower)
+    value: int | None = None
+    for i, w in enumerate([*words, ""]):
+        n = _NUMBER_WORDS.get(w)
+        # "no one", "one of", "the one": not a count
+        if w == "one" and (
+            (i > 0 and words[i - 1] in _NOT_COUNT_BEFORE) or (i + 1 < len(words) and words[i + 1] in _NOT_COUNT_AFTER)
+        ):
+            n = None
+        if n is None:
+            if value is not None:
+                found.add(str(value))
+            value = None
+        elif w in {"hundred", "thousand"}:
+            value = (value or 1) * n
+        else:
+            value = (value or 0) + n
+    return found
+
+
+def medicines_in(text: str) -> set[str]:
+    words = _words(text)
+    found = {w for w in words if w in MEDICINES}
+    found |= {m.group(0) for m in _DRUG_STEMS.finditer(text.lower())}
+    return found
+
+
+def dates_in(text: str) -> set[str]:
+    lower = text.lower()
+    found = {w for w in _words(lower) if w in _DATE_WORDS}
+    found |= set(re.findall(r"\b\d{1,2}(?:st|nd|rd|th)\b", lower))
+    found |= set(re.findall(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b", lower))
+    found |= {m.replace(" ", "") for m in re.findall(r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b", lower)}
+    return found
+
+
+def is_negated(text: str) -> bool:
+    return bool(_NEGATION.search(text))
+
+
+def is_critical(text: str) -> bool:
+    """Heuristic critical flag for split-out gold statements (facts.json marks its own)."""
+    return bool(medicines_in(text) or _RISK.search(text))
+
+
+def detail_mismatches(fact: str, statement: str, clause: str | None = None) -> list[str]:
+    """What the statement gets wrong or leaves out about the fact's exact details (empty when it agrees).
+
+    Numbers, medicines and dates may sit anywhere in the statement; negation is compared with `clause`
+    (the part of the statement that matched the fact) when given, because a long statement can hold a
+    "no" that belongs to another of its sentences."""
+    problems = []
+    for kind, fn in (("number", numbers_in), ("medicine", medicines_in), ("date", dates_in)):
+        missing = fn(fact) - fn(statement)
+        if missing:
+            problems.append(f"{kind}: {', '.join(sorted(missing))}")
+    if is_negated(fact) != is_negated(clause if clause is not None else statement):
+        problems.append("negation")
+    return problems
+
+
+# --- fact alignment -----------------------------------------------------------------------------------
+
+FactStatus = Literal["matched", "correction", "omission"]
+
+
+class FactMatch(BaseModel):
+    fact_id: str
+    fact: str
+    critical: bool
+    status: FactStatus
+    draft: str | None = None
+    similarity: float = 0.0
+    mismatches: list[str] = Field(default_factory=list)
+
+
+class FactAlignment(BaseModel):
+    threshold: float
+    source: Literal["facts.json", "gold note"]
+    matches: list[FactMatch]
+
+    def _count(self, status: FactStatus, critical: bool | None = None) -> int:
+        return sum(1 for m in self.matches if m.status == status and (critical is None or m.critical == critical))
+
+    @property
+    def n_facts(self) -> int:
+        return len(self.matches)
+
+    @property
+    def n_critical(self) -> int:
+        return sum(1 for m in self.matches if m.critical)
+
+    def recall(self, critical: bool | None = None) -> float | None:
+        pool = [m for m in self.matches if critical is None or m.critical == critical]
+        return None if not pool else sum(m.status == "matched" for m in pool) / len(pool)
+
+    def summary(self) -> dict[str, float | int | None]:
+        return {
+            "fact_source": self.source,  # type: ignore[dict-item]
+            "n_facts": self.n_facts,
+            "n_critical_facts": self.n_critical,
+            "fact_recall": self.recall(),
+            "critical_fact_recall": self.recall(True),
+            "other_fact_recall": self.recall(False),
+            "omissions": self._count("omission"),
+            "omissions_critical": self._count("omission", True),
+            "omissions_other": self._count("omission", False),
+            "corrections": self._count("correction"),
+            "corrections_critical": self._count("correction", True),
+            "corrections_other": self._count("correction", False),
+        }
+
+
+def facts_from_note(note: str) -> list[Fact]:
+    return [Fact(id=f"g{i + 1}", text=t, critical=is_critical(t)) for i, t in enumerate(atomic_statements(note))]
+
+
+def _pieces(statement: str) -> list[str]:
+    """A statement and, when it is long, its sentences and clauses: a short fact inside a long quoted turn
+    ("Gareth: 'And vitamin D, yeah, one a day.'") scores low against the whole turn but high against its
+    own clause."""
+    pieces = [statement]
+    parts = [p for p in atomic_statements(statement) if p != statement]
+    if len(parts) > 1 or (parts and len(parts[0]) < len(statement) - 3):
+        pieces.extend(parts)
+    unquoted = re.sub(r"^[^:\"]{1,60}:\s*", "", statement).strip().strip('"“”')
+    if unquoted and unquoted != statement and unquoted not in pieces:
+        pieces.append(unquoted)
+    return pieces
+
+
+def align_facts(
+    facts: Sequence[Fact],
+    draft_statements: Sequence[str],
+    embedder: Embedder,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    source: Literal["facts.json", "gold note"] = "facts.json",
+) -> FactAlignment:
+    """Match every gold fact to the draft statements (a draft statement may cover several facts).
+
+    A statement's similarity to a fact is the best over the statement and its sentences/clauses; the exact
+    detail checks then run against the whole statement."""
+    matches: list[FactMatch] = []
+    owner: list[int] = []
+    pieces: list[str] = []
+    for j, st in enumerate(draft_statements):
+        for piece in _pieces(st):
+            owner.append(j)
+            pieces.append(piece)
+    sim = None
+    best_piece: list[list[int]] = []
+    if facts and pieces:
+        import numpy as np
+
+        piece_sim = embedder.similarity([f.text for f in facts], pieces)
+        sim = np.full((len(facts), len(draft_statements)), -1.0, dtype="float32")
+        best_piece = [[-1] * len(draft_statements) for _ in facts]
+        for k, j in enumerate(owner):
+            for i in range(len(facts)):
+                if piece_sim[i, k] > sim[i, j]:
+                    sim[i, j] = piece_sim[i, k]
+                    best_piece[i][j] = k
+
+    def mismatches(i: int, j: int) -> list[str]:
+        return detail_mismatches(facts[i].text, draft_statements[j], pieces[best_piece[i][j]])
+
+    for i, fact in enumerate(facts):
+        if sim is None:
+            matches.append(FactMatch(fact_id=fact.id, fact=fact.text, critical=fact.critical, status="omission"))
+            continue
+        order = sim[i].argsort()[::-1]
+        candidates = [int(j) for j in order if sim[i, j] >= threshold]
+        if not candidates:
+            best = int(order[0])
+            matches.append(
+                FactMatch(
+                    fact_id=fact.id,
+                    fact=fact.text,
+                    critical=fact.critical,
+                    status="omission",
+                    draft=draft_statements[best],
+                    similarity=float(sim[i, best]),
+                )
+            )
+            continue
+        agreeing = next((j for j in candidates if not mismatches(i, j)), None)
+        if agreeing is not None:
+            matches.append(
+                FactMatch(
+                    fact_id=fact.id,
+                    fact=fact.text,
+                    critical=fact.critical,
+                    status="matched",
+                    draft=draft_statements[agreeing],
+                    similarity=float(sim[i, agreeing]),
+                )
+            )
+        else:
+            top = candidates[0]
+            matches.append(
+                FactMatch(
+                    fact_id=fact.id,
+                    fact=fact.text,
+                    critical=fact.critical,
+                    status="correction",
+                    draft=draft_statements[top],
+                    similarity=float(sim[i, top]),
+                    mismatches=mismatches(i, top),
+                )
+            )
+    return FactAlignment(threshold=threshold, source=source, matches=matches)
+
+
+# --- source grounding: is a draft statement supported by the transcript? ------------------------------
+
+_STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for with from into onto about as is are was were be been being
+    am do does did has have had having he she it they them his her its their theirs him i me my we our you
+    your yours this that these those there here who whom whose which what when where why how all any both
+    each few more most other some such only own same so than too very can will just should would could may
+    might must shall also not no nor patient patients reports reported report states stated says said
+    notes noted today currently well per""".split()
+)
+_UNIT_SYNONYMS = {
+    "mg": "milligram",
+    "mcg": "microgram",
+    "ml": "milliliter",
+    "kg": "kilogram",
+    "bp": "pressure",
+    "yo": "year",
+    "yr": "year",
+    "yrs": "year",
+    "hx": "history",
+    "pt": "patient",
+    "wk": "week",
+    "wks": "week",
+    "hr": "hour",
+    "hrs": "hour",
+    "min": "minute",
+    "mins": "minute",
+}
+
+
+@cache
+def _whisper_norm() -> object:
+    from evals.metrics._whisper_english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer()
+
+
+def _stem(word: str) -> str:
+    word = _UNIT_SYNONYMS.get(word, word)
+    for suffix in ("ing", "ies", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def _content(text: str) -> tuple[set[str], set[str]]:
+    """(content word stems, numbers) after Whisper normalisation (digits for number words, US spelling)."""
+    norm = _whisper_norm()(text)  # type: ignore[operator]
+    tokens = norm.split()
+    numbers = {t for t in tokens if re.fullmatch(r"\d+(?:\.\d+)?", t)}
+    words = {_stem(t) for t in tokens if t not in _STOPWORDS and not t.isdigit() and len(t) > 2}
+    return words, numbers
+
+
+class TranscriptIndex:
+    """Content words and numbers of a transcript, built once per item."""
+
+    def __init__(self, transcript_text: str) -> None:
+        self.words, self.numbers = _content(transcript_text)
+
+
+def support_score(statement: str, index: TranscriptIndex) -> float:
+    """Share of the statement's content words found in the transcript; 0 if any number is not there.
+
+    Mirrors the drafting support check (numbers and >= 50% of content words present), applied against
+    the whole transcript because an external note cites no segments.
+    """
+    words, numbers = _content(statement)
+    if numbers - index.numbers:
+        return 0.0
+    if not words:
+        return 1.0
+    return len(words & index.words) / len(words)
+
+
+SupportMethod = Literal["auto", "drafting", "local"]
+
+
+def _drafting_scorer(transcript_text: str) -> tuple[str, object] | None:
+    """The drafting pipeline's own support score over the whole transcript, when that module is present."""
+    try:
+        from assistant.drafting import verify
+        from assistant.drafting.participants import Cast
+        from assistant.transcript import parse_text
+    except ImportError:
+        return None
+    transcript = parse_text(transcript_text)
+    ev = verify.gather_evidence(transcript.segments, Cast())
+    threshold = float(getattr(verify, "SUPPORT_THRESHOLD", 0.5))
+
+    def score(text: str) -> float:
+        return float(verify.support_score(text, ev))
+
+    return f"assistant.drafting.verify.support_score over the whole transcript (threshold {threshold:g})", (
+        score,
+        threshold,
+    )
+
+
+def unsupported_statements(
+    statements: Iterable[str], transcript_text: str, *, method: SupportMethod = "auto", min_support: float = 0.5
+) -> tuple[str, list[tuple[str, float]]]:
+    """(method used, [(statement, score)]) for draft statements not grounded in the transcript.
+
+    `auto` uses the drafting pipeline's support score when `assistant.drafting.verify` is importable (the
+    same check the product runs, but against the whole transcript rather than the cited segments), and the
+    local content-word/number overlap above otherwise.
+    """
+    statements = list(statements)
+    if method in ("auto", "drafting"):
+        found = _drafting_scorer(transcript_text)
+        if found is not None:
+            label, (score_fn, threshold) = found  # type: ignore[misc]
+            scored = [(st, score_fn(st)) for st in statements]
+            return label, [(st, sc) for st, sc in scored if sc < threshold]
+        if method == "drafting":
+            raise RuntimeError("assistant.drafting.verify is not importable")
+    index = TranscriptIndex(transcript_text)
+    out = []
+    for st in statements:
+        score = support_score(st, index)
+        if score < min_support:
+            out.append((st, score))
+    return f"evals local content-word/number overlap (threshold {min_support:g})", out
+
+
+# --- agreement with a gold CaseRecord ------------------------------------------------------------------
+
+_TITLES = frozenset({"dr", "mr", "mrs", "ms", "miss", "mx", "prof", "doctor", "nurse", "pc", "sgt"})
+
+
+def same_person(a: str, b: str) -> bool:
+    """Names agree when one's words (titles dropped) are contained in the other's ("Leanne" ~ "Leanne Price")."""
+    ta = {w for w in re.findall(r"[a-z']+", a.lower()) if w not in _TITLES}
+    tb = {w for w in re.findall(r"[a-z']+", b.lower()) if w not in _TITLES}
+    if not ta or not tb:
+        return a.strip().lower() == b.strip().lower()
+    return ta <= tb or tb <= ta
+
+
+class RecordAgreement(BaseModel):
+    n_draft_statements: int
+    n_aligned: int = Field(description="draft statements with a gold statement at or above the threshold")
+    attribution_correct: int
+    section_correct: int
+    attribution_accuracy: float | None
+    section_accuracy: float | None
+    pairs: list[dict[str, str | float | bool]] = Field(default_factory=list)
+
+
+def record_agreement(
+    draft: CaseRecord, gold: CaseRecord, embedder: Embedder, *, threshold: float = DEFAULT_THRESHOLD
+) -> RecordAgreement:
+    """Match each draft statement to its most similar gold statement, then compare who and where."""
+    d_items = [(sec.id, st) for sec in draft.sections for st in sec.statements if st.text.strip()]
+    g_items = [(sec.id, st) for sec in gold.sections for st in sec.statements if st.text.strip()]
+    if not d_items or not g_items:
+        return RecordAgreement(
+            n_draft_statements=len(d_items),
+            n_aligned=0,
+            attribution_correct=0,
+            section_correct=0,
+            attribution_accuracy=None,
+            section_accuracy=None,
+        )
+    sim = embedder.similarity([st.text for _, st in d_items], [st.text for _, st in g_items])
+    pairs: list[dict[str, str | float | bool]] = []
+    for i, (d_sec, d_st) in enumerate(d_items):
+        j = int(sim[i].argmax())
+        if sim[i, j] < threshold:
+            continue
+        g_sec, g_st = g_items[j]
+        pairs.append(
+            {
+                "draft": d_st.text,
+                "gold": g_st.text,
+                "similarity": float(sim[i, j]),
+                "draft_who": d_st.attributed_to,
+                "gold_who": g_st.attributed_to,
+                "draft_section": d_sec,
+                "gold_section": g_sec,
+                "attribution_ok": same_person(d_st.attributed_to, g_st.attributed_to),
+                "section_ok": d_sec == g_sec,
+            }
+        )
+    n = len(pairs)
+    attr = sum(bool(p["attribution_ok"]) for p in pairs)
+    sect = sum(bool(p["section_ok"]) for p in pairs)
+    return RecordAgreement(
+        n_draft_statements=len(d_items),
+        n_aligned=n,
+        attribution_correct=attr,
+        section_correct=sect,
+        attribution_accuracy=attr / n if n else None,
+        section_accuracy=sect / n if n else None,
+        pairs=pairs,
+    )

@@ -1,0 +1,264 @@
+"""report.md with tables and matplotlib PNG charts for one run folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evals.metrics.time_saved import TimeConstants, describe_constants
+
+_HEADLINE = (
+    ("rouge1", "ROUGE-1"),
+    ("rouge2", "ROUGE-2"),
+    ("rougeLsum", "ROUGE-L (rougeLsum)"),
+    ("rougeL", "rougeL (plain)"),
+    ("semantic_f1", "semantic F1 (ours, MiniLM)"),
+    ("fact_recall", "fact recall"),
+    ("critical_fact_recall", "critical fact recall"),
+    ("omissions_critical", "critical omissions / note"),
+    ("omissions_other", "other omissions / note"),
+    ("corrections", "corrections / note"),
+    ("unsupported_rate", "unsupported-statement rate"),
+    ("attribution_accuracy", "attribution accuracy"),
+    ("section_accuracy", "section placement accuracy"),
+    ("time_saved_s", "time saved / note (s)"),
+    ("time_saved_fraction", "time saved / note (share of manual)"),
+)
+
+
+def _fmt(v: Any, digits: int = 2) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _charts(out: Path, summary: dict[str, Any], results: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made: list[tuple[str, str]] = []
+    ok = [r for r in results if r.get("status") == "ok"]
+    if not ok:
+        return made
+
+    # 1. metric distributions (per note)
+    dist = [
+        (k, label)
+        for k, label in (("rouge1", "R-1"), ("rouge2", "R-2"), ("rougeLsum", "R-Lsum"), ("semantic_f1", "semantic F1"))
+    ]
+    fact = [
+        ("fact_recall", "fact recall"),
+        ("critical_fact_recall", "critical recall"),
+        ("unsupported_rate", "unsupported"),
+    ]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    data = [[r["metrics"][k] for r in ok if isinstance(r["metrics"].get(k), int | float)] for k, _ in dist]
+    axes[0].boxplot(data, tick_labels=[lab for _, lab in dist])
+    axes[0].set_title("Per-note scores (x100)")
+    data = [[100 * r["metrics"][k] for r in ok if isinstance(r["metrics"].get(k), int | float)] for k, _ in fact]
+    keep = [(d, lab) for d, (_, lab) in zip(data, fact, strict=True) if d]
+    if keep:
+        axes[1].boxplot([d for d, _ in keep], tick_labels=[lab for _, lab in keep])
+    axes[1].set_title("Fact-level (%)")
+    fig.tight_layout()
+    fig.savefig(out / "metrics.png", dpi=110)
+    plt.close(fig)
+    made.append(("metrics.png", "Per-note metric distributions"))
+
+    # 2. per-division ROUGE (ACI section divider)
+    aci = summary.get("aci_rouge")
+    if aci:
+        divisions = [k for k in aci if k.startswith("division-")]
+        fig, ax = plt.subplots(figsize=(8, 3.6))
+        width = 0.25
+        for n, (key, label) in enumerate((("rouge1", "R-1"), ("rouge2", "R-2"), ("rougeLsum", "R-Lsum"))):
+            ax.bar([i + n * width for i in range(len(divisions))], [aci[d][key] for d in divisions], width, label=label)
+        ax.set_xticks([i + width for i in range(len(divisions))])
+        ax.set_xticklabels([d.removeprefix("division-") for d in divisions])
+        ax.set_ylabel("x100")
+        ax.set_title("ROUGE by ACI division")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "divisions.png", dpi=110)
+        plt.close(fig)
+        made.append(("divisions.png", "ROUGE per ACI-Bench division"))
+
+    # 3. time saved with its sensitivity band
+    ts = summary.get("time_saved")
+    if ts:
+        saved = [r["metrics"]["time_saved_s"] / 60 for r in ok if "time_saved_s" in r["metrics"]]
+        grid = [g["median_saved_s"] / 60 for g in ts["grid"]]
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        ax.hist(saved, bins=min(20, max(5, len(saved))), color="#4c72b0", alpha=0.8)
+        ax.axvspan(min(grid), max(grid), color="orange", alpha=0.25, label="median across sensitivity grid")
+        ax.axvline(ts["median_saved_s"] / 60, color="black", linestyle="--", label="median (default constants)")
+        ax.set_xlabel("estimated minutes saved per note")
+        ax.set_ylabel("notes")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "time_saved.png", dpi=110)
+        plt.close(fig)
+        made.append(("time_saved.png", "Estimated time saved per note"))
+
+    # 4. ours vs published ACI-Bench rows
+    if aci and summary.get("published_aci"):
+        rows = [("this run", aci["ALL"])] + [(p["system"] + f" [{p['split']}]", p) for p in summary["published_aci"]]
+        fig, ax = plt.subplots(figsize=(8, 3.6))
+        width = 0.8 / len(rows)
+        keys = (("rouge1", "R-1"), ("rouge2", "R-2"), ("rougeLsum", "R-L (Lsum)"))
+        for n, (label, vals) in enumerate(rows):
+            ax.bar([i + n * width for i in range(len(keys))], [vals[k] for k, _ in keys], width, label=label)
+        ax.set_xticks([i + width * (len(rows) - 1) / 2 for i in range(len(keys))])
+        ax.set_xticklabels([lab for _, lab in keys])
+        ax.set_ylabel("x100")
+        ax.set_title("Full-note ROUGE: this run vs published (different splits)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "published.png", dpi=110)
+        plt.close(fig)
+        made.append(("published.png", "This run against published ACI-Bench results"))
+    return made
+
+
+def render_markdown(
+    summary: dict[str, Any], results: Sequence[dict[str, Any]], charts: Sequence[tuple[str, str]] = ()
+) -> str:
+    run = summary.get("run", {})
+    lines = [f"# Evaluation: {run.get('dataset', '?')} ({run.get('engine', '?')})", ""]
+    items = summary.get("items", {})
+    lines.append(
+        f"Items: {items.get('ok', 0)} scored, {items.get('failed', 0)} failed of {items.get('total', 0)}"
+        + (f" ({items.get('resumed')} resumed from an earlier run)" if items.get("resumed") else "")
+        + "."
+    )
+    if items.get("failed_ids"):
+        lines.append(f"Failed: {', '.join(items['failed_ids'])} (see results.jsonl `error`).")
+    for note in summary.get("notes", []):
+        lines.append(f"Note: {note}")
+    git = summary.get("git") or {}
+    models = summary.get("models") or {}
+    lines += [
+        "",
+        f"Commit {git.get('commit') or '?'}{' (uncommitted changes)' if git.get('dirty') else ''}; "
+        f"LLM {', '.join(models.get('llm_model', [])) or '-'}; embedder {models.get('embedder', '-')}.",
+        "",
+    ]
+
+    lines += ["## Scores", "", "| metric | mean | median | IQR | n |", "|---|---|---|---|---|"]
+    metrics = summary.get("metrics", {})
+    for key, label in _HEADLINE:
+        m = metrics.get(key)
+        if m:
+            lines.append(
+                f"| {label} | {_fmt(m['mean'])} | {_fmt(m['median'])} | {_fmt(m['q1'])}–{_fmt(m['q3'])} | {m['n']} |"
+            )
+    conv = summary.get("conventions", {})
+    lines += [
+        "",
+        f"Units: {conv.get('units', '')}. ROUGE: {conv.get('rouge', '')}. Semantic: "
+        f"{conv.get('semantic', '')}. Facts: {conv.get('fact_match', '')}. Support: "
+        f"{'; '.join(conv.get('support', [])) or '-'}.",
+        "",
+    ]
+
+    aci = summary.get("aci_rouge")
+    if aci:
+        lines += [
+            "## ACI-Bench style ROUGE (set means x100)",
+            "",
+            "| part | ROUGE-1 | ROUGE-2 | ROUGE-L (rougeLsum) | rougeL |",
+            "|---|---|---|---|---|",
+        ]
+        for part, v in aci.items():
+            if isinstance(v, dict):
+                lines.append(
+                    f"| {part} | {v['rouge1']:.2f} | {v['rouge2']:.2f} | {v['rougeLsum']:.2f} | {v['rougeL']:.2f} |"
+                )
+        lines += [
+            "",
+            "Published for comparison (a different split, so not a like-for-like comparison):",
+            "",
+            "| system | split | ROUGE-1 | ROUGE-2 | ROUGE-L |",
+            "|---|---|---|---|---|",
+        ]
+        for p in summary.get("published_aci", []):
+            lines.append(
+                f"| {p['system']} | {p['split']} | {p['rouge1']:.2f} | {p['rouge2']:.2f} | {p['rougeLsum']:.2f} |"
+            )
+        lines.append("")
+
+    ts = summary.get("time_saved")
+    if ts:
+        k = TimeConstants.model_validate(ts["constants"])
+        lines += [
+            "## Estimated time saved",
+            "",
+            describe_constants(k),
+            "",
+            f"Median {ts['median_saved_s'] / 60:.1f} min saved per note (IQR {ts['iqr_saved_s'][0] / 60:.1f}–"
+            f"{ts['iqr_saved_s'][1] / 60:.1f}); manual {ts['median_manual_s'] / 60:.1f} min vs assisted "
+            f"{ts['median_assist_s'] / 60:.1f} min; about {ts['hours_per_worker_week']:.1f} hours per worker per "
+            f"week at {k.notes_per_week:g} notes a week. This is an estimate from a keystroke-level model, not "
+            "a measurement.",
+            "",
+            "Sensitivity (median minutes saved per note):",
+            "",
+            "| compose wpm \\ read wpm | "
+            + " | ".join(f"{r:g}" for r in sorted({g["read_wpm"] for g in ts["grid"]}))
+            + " |",
+            "|---|" + "---|" * len({g["read_wpm"] for g in ts["grid"]}),
+        ]
+        for compose in sorted({g["compose_wpm"] for g in ts["grid"]}):
+            cells = [g for g in ts["grid"] if g["compose_wpm"] == compose]
+            lines.append(
+                f"| {compose:g} | "
+                + " | ".join(f"{g['median_saved_s'] / 60:.1f}" for g in sorted(cells, key=lambda g: g["read_wpm"]))
+                + " |"
+            )
+        lines.append("")
+
+    timings = summary.get("timings_s") or {}
+    if timings:
+        lines += ["## Timing and memory", "", "| stage | median s | mean s | n |", "|---|---|---|---|"]
+        for stage, t in timings.items():
+            lines.append(f"| {stage} | {t['median']:.2f} | {t['mean']:.2f} | {t['n']} |")
+        peak = summary.get("peak_rss_mb", {})
+        lines += [
+            "",
+            f"Peak RSS: harness {peak.get('self', 0):.0f} MB, child processes (embedded LLM server) "
+            f"{peak.get('children', 0):.0f} MB.",
+            "",
+        ]
+
+    if charts:
+        lines += ["## Charts", ""] + [f"![{title}]({name})" for name, title in charts] + [""]
+
+    ok = [r for r in results if r.get("status") == "ok"]
+    if ok:
+        lines += [
+            "## Per item",
+            "",
+            "| id | R-1 | R-2 | R-Lsum | semantic F1 | fact recall | critical omissions | unsupported | saved (min) |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in ok:
+            m = r["metrics"]
+            lines.append(
+                f"| {r['id']} | {_fmt(m.get('rouge1'), 1)} | {_fmt(m.get('rouge2'), 1)} | "
+                f"{_fmt(m.get('rougeLsum'), 1)} | {_fmt(m.get('semantic_f1'), 1)} | "
+                f"{_fmt(m.get('fact_recall'))} | {_fmt(m.get('omissions_critical'))} | "
+                f"{_fmt(m.get('unsupported'))} | {_fmt((m.get('time_saved_s') or 0) / 60, 1)} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out: Path, summary: dict[str, Any], results: Sequence[dict[str, Any]]) -> Path:
+    charts = _charts(out, summary, results)
+    path = out / "report.md"
+    path.write_text(render_markdown(summary, results, charts), encoding="utf-8")
+    return path
