@@ -83,6 +83,7 @@ lint: install
 bench: models system-deps
 	mkdir -p bench
 	$(BIN)/python -m benchmarks.asr
+	$(BIN)/python -m benchmarks.load
 
 eval: models
 	$(BIN)/assistant eval run --dataset samples --limit 3 --fresh

@@ -36,6 +36,22 @@ class Settings(BaseSettings):
     whisper_threads: int = Field(
         default=0, ge=0, description="CPU threads for Whisper; 0 means one per core."
     )
+    # -- speaker diarisation of single-channel recordings (issue 10) --------------------------------
+    diarise: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Who-said-what for single-channel recordings: 'auto' diarises when more than one speaker "
+        "is expected (the caller gives the number, e.g. from the Present: list); 'on' diarises every "
+        "single-channel recording, estimating the number of speakers when it is not given; 'off' never. "
+        "Two-channel recordings with a mic per person always use the channels instead.",
+    )
+    diarise_max_speakers: int = Field(
+        default=8, ge=1, le=20, description="Most speakers the diariser will find when it estimates the number."
+    )
+    diarise_threshold: float = Field(
+        default=0.3, gt=0.0, lt=1.0,
+        description="Cosine distance at which voice clusters stop merging when the number of speakers is "
+        "estimated (lower finds more speakers).",
+    )
     llm_backend: Literal["embedded", "openai"] = Field(
         default="embedded",
         description="'embedded' runs the packaged Qwen2.5-Coder-1.5B GGUF behind a loopback OpenAI-compatible "
@@ -70,6 +86,18 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENAI_API_KEY", "ASSISTANT_OPENAI_API_KEY"),
         description="API key for the OpenAI-compatible endpoint.",
     )
+    # -- hardening (issue 8) --------------------------------------------------------------------------
+    redact: bool = Field(
+        default=False,
+        description="Replace identifiers (NHS and NI numbers, postcodes, phones, emails, dates of birth, "
+        "participants' names) with placeholders before text goes to a non-loopback LLM endpoint; restored in "
+        "the returned record.",
+    )
+    redact_loopback: bool = Field(
+        default=False,
+        description="Redact for a loopback endpoint too (a local tunnel or proxy that forwards to a remote "
+        "service).",
+    )
     max_upload_bytes: int = Field(
         default=200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (default 200 MiB)."
     )
@@ -89,6 +117,54 @@ class Settings(BaseSettings):
     )
     prompts_dir: Path = Field(
         default=REPO_ROOT / "prompts", description="Folder of versioned prompt files."
+    )
+    # -- scale-out (issue 7): Celery workers, shared files ------------------------------------------
+    queue: Literal["local", "celery"] = Field(
+        default="local",
+        description="'local' runs jobs on threads inside the API process; 'celery' sends them to "
+        "`assistant worker` processes through the broker.",
+    )
+    broker_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Celery broker for queue=celery: redis://HOST:6379/N or amqp://USER:PASS@HOST:5672//.",
+    )
+    broker_visibility_timeout_s: int = Field(
+        default=6 * 3600, ge=1,
+        description="Redis broker: seconds before a job whose worker vanished is handed to another worker. "
+        "Must be longer than the longest job (a 3-hour recording).",
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, le=20,
+        description="Attempts per stage (transient errors and lost workers) before a job is marked failed.",
+    )
+    job_retry_backoff_s: float = Field(
+        default=30.0, ge=0, description="First retry delay for transient errors; doubles per attempt (max 10 min)."
+    )
+    blob_dir: Path | None = Field(
+        default=None,
+        description="Root of the file store (uploads) that the API and every worker read; defaults to the "
+        "data dir. With several machines, mount one shared volume at the same path everywhere.",
+    )
+    # -- retention (issue 8) --------------------------------------------------------------------------
+    retain_audio_after_approval_days: float = Field(
+        default=0.0, ge=0,
+        description="Days a recording is kept after its record is approved (0: deleted at the next clean-up).",
+    )
+    retain_audio_days: float = Field(
+        default=30.0, ge=0,
+        description="Days any recording is kept at most, approved or not (0: no age limit).",
+    )
+    retain_transcript_days: float = Field(
+        default=30.0, ge=0,
+        description="Days a job's working copy of the transcript or typed notes is kept after the job was created "
+        "(the record keeps its own transcript). 0: no age limit.",
+    )
+    retain_unapproved_days: float = Field(
+        default=90.0, ge=0,
+        description="Days a draft or rejected record is kept after its last change (0: no age limit).",
+    )
+    cleanup_interval_s: float = Field(
+        default=3600.0, ge=0, description="Seconds between the server's retention clean-ups (0: never in the server)."
     )
 
     models_cache_dir: Path | None = Field(

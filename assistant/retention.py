@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from assistant.audit import append as audit_append
 from assistant.config import Settings
 from assistant.store.db import Database
 from assistant.store.tables import Job, Record, Recording, RecordVersion
@@ -52,6 +53,7 @@ def cleanup(db: Database, settings: Settings, now: datetime | None = None, dry_r
                     for job in s.scalars(select(Job).where(Job.recording_id == rec.id)):
                         job.recording_id = None
                     s.delete(rec)
+                    audit_append(s, "retention", "delete", objects={"recording": rec.id})
         for job in s.scalars(select(Job).where(Job.state.in_(("done", "failed")))):
             if (job.transcript is not None or job.input_text is not None) and _older(
                     job.created_at, now, settings.retain_transcript_days):
@@ -65,6 +67,7 @@ def cleanup(db: Database, settings: Settings, now: datetime | None = None, dry_r
                     for v in s.scalars(select(RecordVersion).where(RecordVersion.record_id == row.id)):
                         s.delete(v)
                     s.delete(row)
+                    audit_append(s, "retention", "delete", objects={"record": row.id})
         if dry_run:
             s.rollback()
         else:

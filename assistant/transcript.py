@@ -40,6 +40,11 @@ class Transcript(BaseModel):
     participants: list[Participant] = Field(default_factory=list)
     asr: dict[str, Any] = Field(default_factory=dict, description="ASR model and settings; empty for text")
     flags: list[str] = Field(default_factory=list)
+    speaker_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Diarised speaker label (speaker_1...) -> the person's name, as the worker mapped them; "
+        "segments already carry the names",
+    )
 
     @property
     def text(self) -> str:

@@ -16,7 +16,9 @@ from assistant import __version__
 from assistant.api.auth import ensure_local_user
 from assistant.api.errors import ApiError, install_error_handlers
 from assistant.api.routes import router
+from assistant.blobs import blob_store
 from assistant.config import Settings, get_settings
+from assistant.jobs import JobQueue
 from assistant.jobs.local import LocalJobQueue
 from assistant.jobs.stages import Engines, JobRunner
 from assistant.store.db import Database
@@ -33,6 +35,9 @@ def inspect_audio(settings: Settings) -> Callable[[Path], dict[str, Any]]:
         limit = settings.max_audio_seconds
         try:
             info = probe(path)
+            from assistant.api.audiocheck import check_decodable
+
+            check_decodable(info)  # a valid header over missing or garbage audio is refused here (issue 8)
             if info.duration is not None and info.duration > limit:
                 raise AudioError("too_long", f"recording is {format_seconds(info.duration)}; the limit is "
                                  f"{format_seconds(limit)}")
@@ -54,20 +59,41 @@ def inspect_audio(settings: Settings) -> Callable[[Path], dict[str, Any]]:
 
 def create_app(settings: Settings | None = None, *, engines: Engines | None = None) -> FastAPI:
     settings = settings or get_settings()
+    from assistant.logsafe import install as safe_logging
+
+    safe_logging()  # no transcript or note text in any log record of this process (issue 8)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings)
         shared = engines or Engines(settings)
-        queue = LocalJobQueue(db, JobRunner(settings, db, shared), workers=settings.job_workers)
-        app.state.db, app.state.queue, app.state.engines = db, queue, shared
+        blobs = blob_store(settings)
+        queue: JobQueue
+        if settings.queue == "celery":  # workers run the jobs; this process only publishes job ids
+            from assistant.jobs.celery_queue import CeleryJobQueue
+
+            queue = CeleryJobQueue(settings, db)
+        else:
+            queue = LocalJobQueue(db, JobRunner(settings, db, shared, blobs), workers=settings.job_workers)
+        app.state.db, app.state.queue, app.state.engines, app.state.blobs = db, queue, shared, blobs
         app.state.local_user_id = ensure_local_user(db)
+        from assistant.api.uploads import sweep_partial_uploads
+        from assistant.audit import record_config
+
+        sweep_partial_uploads(settings.data_dir / "uploads" / "tmp")  # left by a crash mid-upload
+        with db.session() as s:
+            record_config(s, settings)  # a changed model or setting shows in the audit log
         app.state.inspect_audio = inspect_audio(settings)
         queue.start()
+        from assistant.retention import CleanupTimer
+
+        retention = CleanupTimer(db, settings)
+        retention.start()
         try:
             yield
         finally:
+            retention.stop()
             queue.stop()
             if engines is None:
                 shared.close()
@@ -82,7 +108,13 @@ def create_app(settings: Settings | None = None, *, engines: Engines | None = No
     )
     app.state.settings = settings
     install_error_handlers(app)
+    from assistant.api.limits import BodyLimit
+
+    app.add_middleware(BodyLimit)  # JSON/form bodies capped (the upload route streams with its own limit)
     app.include_router(router)
+    from assistant.api.spec import install as complete_spec
+
+    complete_spec(app)  # {error, detail} on every error response; the statuses each route really returns
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:

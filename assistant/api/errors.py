@@ -35,7 +35,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        names = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+        names = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "too_large",
+                 400: "invalid_request"}
         return error_response(exc.status_code, names.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(Exception)

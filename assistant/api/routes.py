@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from assistant.api.auth import current_user
 from assistant.api.errors import ApiError
 from assistant.api.schemas import (
+    _BAD_CHARS,
     Accepted,
     Approve,
     Deleted,
@@ -28,6 +28,8 @@ from assistant.api.schemas import (
     VersionOut,
 )
 from assistant.api.uploads import discard, receive_upload
+from assistant.audit import append as audit
+from assistant.audit import sha256_bytes, sha256_json
 from assistant.records import FLAG_HIGH_RISK, CaseRecord, Statement
 from assistant.store.tables import Job, Record, Recording, RecordVersion, new_id
 from assistant.templates import TemplateError, all_templates, get_template
@@ -47,8 +49,10 @@ EXPORT_TYPES = {
 def _template_or_422(template_id: str) -> str:
     try:
         return get_template(template_id).id
-    except TemplateError as exc:
-        raise ApiError(422, "unknown_template", str(exc)) from None
+    except TemplateError:
+        # Never echo the submitted value: error bodies carry no user text (issue 8).
+        raise ApiError(422, "unknown_template", f"unknown template; known: {', '.join(sorted(all_templates()))}"
+                       ) from None
 
 
 def _job_out(job: Job) -> JobOut:
@@ -87,21 +91,31 @@ async def upload_recording(request: Request, user: User) -> Accepted:
         engine = upload.fields.get("engine") or "llm"
         if engine not in ("llm", "extractive"):
             raise ApiError(422, "invalid_request", "engine must be 'llm' or 'extractive'")
+        consent = upload.fields.get("consent") or None
+        if consent is not None and (len(consent) > 200 or _BAD_CHARS.search(consent)):
+            raise ApiError(422, "invalid_request", "consent must be at most 200 characters of plain text")
+        upload.filename = _BAD_CHARS.sub("_", upload.filename)  # shown in the page; stored in a text column
         info = await run_in_threadpool(app.inspect_audio, upload.file_path)
         rec_id = new_id()
-        final = uploads / f"{rec_id}.{info['format']}"
-        os.replace(upload.file_path, final)
+        # Through the BlobStore: workers on other machines read the upload from the same shared store.
+        final = Path(app.blobs.put_file(upload.file_path, f"uploads/{rec_id}.{info['format']}"))
         upload.file_path = final
         with app.db.session() as s:
             s.add(Recording(id=rec_id, owner_id=user, filename=upload.filename or "recording",
                             path=str(final), format=info["format"], size=upload.size, sha256=info["sha256"],
-                            duration=info.get("duration"), consent=(upload.fields.get("consent") or None)))
+                            duration=info.get("duration"), consent=consent))
             s.flush()  # the recording row first: the job references it
             job = Job(owner_id=user, kind="audio", template_id=template_id, engine=engine,
                       recording_id=rec_id)
             s.add(job)
             s.flush()
             job_id = job.id
+            audit(s, user, "upload", objects={"recording": rec_id, "job": job_id}, input_sha256=info["sha256"])
+    except OSError as exc:
+        discard(upload)
+        if exc.errno == 28:  # ENOSPC while moving the upload into the store
+            raise ApiError(507, "insufficient_storage", "the server's disk is full; nothing was saved") from None
+        raise
     except BaseException:
         discard(upload)
         raise
@@ -113,11 +127,12 @@ async def upload_recording(request: Request, user: User) -> Accepted:
 def delete_recording(recording_id: str, request: Request, user: User) -> Deleted:
     with request.app.state.db.session() as s:
         rec = _owned(s, Recording, recording_id, user)
-        path = Path(rec.path)
+        ref = rec.path
         for job in s.scalars(select(Job).where(Job.recording_id == rec.id)):
             job.recording_id = None
         s.delete(rec)
-    path.unlink(missing_ok=True)
+        audit(s, user, "delete", objects={"recording": recording_id})
+    request.app.state.blobs.delete(ref)
     return Deleted(deleted=recording_id)
 
 
@@ -149,6 +164,7 @@ async def submit_notes(request: Request, user: User) -> Accepted:
         s.add(job)
         s.flush()
         job_id = job.id
+        audit(s, user, "upload", objects={"job": job_id}, input_sha256=sha256_bytes(notes.text.encode("utf-8")))
     request.app.state.queue.submit(job_id)
     return Accepted(job_id=job_id)
 
@@ -209,7 +225,7 @@ def _apply_patch(record: CaseRecord, patch: RecordPatch) -> list[str]:
     by_id: dict[str, Statement] = {st.id: st for st in record.statements()}
     for ref in [*(e.id for e in patch.edit), *patch.remove, *patch.keep]:
         if ref not in by_id:
-            raise ApiError(422, "unknown_statement", f"no statement {ref!r} in this record")
+            raise ApiError(422, "unknown_statement", "a statement id in the request is not in this record")
     for e in patch.edit:
         st = by_id[e.id]
         for name in ("text", "kind", "attributed_to"):
@@ -230,7 +246,7 @@ def _apply_patch(record: CaseRecord, patch: RecordPatch) -> list[str]:
     for add in patch.add:
         sec = record.section(add.section)
         if sec is None:  # human_only sections are the worker's to write, so adding there is allowed
-            raise ApiError(422, "unknown_section", f"no section {add.section!r} in this record")
+            raise ApiError(422, "unknown_section", "a section id in the request is not in this record")
         valid = {seg.id for seg in record.transcript.segments}
         if any(i not in valid for i in add.evidence):
             raise ApiError(422, "invalid_evidence", "evidence must be ids of this record's transcript segments")
@@ -267,6 +283,8 @@ def patch_record(record_id: str, patch: RecordPatch, request: Request, user: Use
         row.data, row.version, row.state = data, record.version, "draft"
         s.add(RecordVersion(record_id=row.id, version=record.version, source="manual",
                             author=(patch.author or "reviewer")[:200], note=", ".join(changes)[:200], data=data))
+        audit(s, user, "edit", objects={"record": row.id, "version": str(record.version)},
+              output_sha256=sha256_json(data))
         return record
 
 
@@ -292,6 +310,8 @@ def approve_record(record_id: str, body: Approve, request: Request, user: User) 
                            f"{', '.join(blocking)}")
         record.state, record.approved_by, record.approved_at = "approved", body.reviewer, datetime.now(UTC)
         row.data, row.state = record.model_dump(mode="json"), "approved"
+        audit(s, user, "approve", objects={"record": row.id, "version": str(row.version)},
+              output_sha256=sha256_json(row.data))
         return record
 
 
@@ -302,6 +322,7 @@ def reject_record(record_id: str, request: Request, user: User, body: Reject | N
         record = _load(row)
         record.state, record.approved_by, record.approved_at = "rejected", None, None
         row.data, row.state = record.model_dump(mode="json"), "rejected"
+        audit(s, user, "reject", objects={"record": row.id, "version": str(row.version)})
         return record
 
 
@@ -313,12 +334,16 @@ def export_record(
 ) -> Response:
     with request.app.state.db.session() as s:
         record = _load(_owned(s, Record, record_id, user))
-    from assistant.export import export_bytes
+    from assistant.export import render
 
     try:
-        body = export_bytes(record, format)
+        body = render(record, format)
     except ValueError as exc:
         raise ApiError(422, "export_unavailable", str(exc)) from None
+    with request.app.state.db.session() as s:
+        audit(s, user, "export", objects={"record": record_id, "version": str(record.version), "format": format},
+              input_sha256=sha256_json(record), output_sha256=sha256_bytes(body if isinstance(body, bytes)
+                                                                            else str(body).encode("utf-8")))
     name = f"record-{record_id[:8]}.{ 'json' if format == 'fhir' else format}"
     return Response(body, media_type=EXPORT_TYPES[format],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -333,6 +358,7 @@ def delete_record(record_id: str, request: Request, user: User) -> Deleted:
         for job in s.scalars(select(Job).where(Job.record_id == row.id)):
             job.transcript = None
         s.delete(row)
+        audit(s, user, "delete", objects={"record": record_id})
     return Deleted(deleted=record_id)
 
 

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from assistant.records import StatementKind
+
+# C0/C1 controls other than tab and newlines, NUL (PostgreSQL cannot store it), lone surrogates, the
+# replacement character (text that was not valid UTF-8), noncharacters, and bidi overrides/isolates that make
+# displayed text differ from stored text ("Trojan source").
+_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffd\ufffe\uffff"
+                        "\u202a-\u202e\u2066-\u2069]")
+
+
+def _clean_text(value: str) -> str:
+    if _BAD_CHARS.search(value):
+        raise ValueError("contains control characters or text that is not valid UTF-8")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_clean_text)]
 
 
 class Accepted(BaseModel):
@@ -29,42 +45,43 @@ class JobOut(BaseModel):
 
 
 class NotesIn(BaseModel):
-    text: str = Field(min_length=1, max_length=200_000)
-    template: str = Field(default="sc_contact_note", max_length=60)
+    text: Text = Field(min_length=1, max_length=200_000)
+    template: Text = Field(default="sc_contact_note", max_length=60)
     engine: Literal["llm", "extractive"] = "llm"
 
 
 class StatementEdit(BaseModel):
-    id: str = Field(max_length=20)
-    text: str | None = Field(default=None, min_length=1, max_length=2000)
+    id: Text = Field(max_length=20)
+    text: Text | None = Field(default=None, min_length=1, max_length=2000)
     kind: StatementKind | None = None
-    attributed_to: str | None = Field(default=None, max_length=200)
+    attributed_to: Text | None = Field(default=None, max_length=200)
 
 
 class StatementAdd(BaseModel):
-    section: str = Field(max_length=60)
-    text: str = Field(min_length=1, max_length=2000)
+    section: Text = Field(max_length=60)
+    text: Text = Field(min_length=1, max_length=2000)
     kind: StatementKind = "observed"
-    attributed_to: str = Field(default="", max_length=200)
+    attributed_to: Text = Field(default="", max_length=200)
     evidence: list[int] = Field(default_factory=list, max_length=50)
 
 
 class RecordPatch(BaseModel):
     edit: list[StatementEdit] = Field(default_factory=list, max_length=500)
     add: list[StatementAdd] = Field(default_factory=list, max_length=100)
-    remove: list[str] = Field(default_factory=list, max_length=500)
-    keep: list[str] = Field(default_factory=list, max_length=500, description="Flagged statements a person keeps")
-    summary: str | None = Field(default=None, max_length=10_000)
-    author: str | None = Field(default=None, max_length=200)
+    remove: list[Annotated[Text, Field(max_length=20)]] = Field(default_factory=list, max_length=500)
+    keep: list[Annotated[Text, Field(max_length=20)]] = Field(default_factory=list, max_length=500,
+                                                              description="Flagged statements a person keeps")
+    summary: Text | None = Field(default=None, max_length=10_000)
+    author: Text | None = Field(default=None, max_length=200)
 
 
 class Approve(BaseModel):
-    reviewer: str = Field(min_length=1, max_length=200)
+    reviewer: Text = Field(min_length=1, max_length=200)
 
 
 class Reject(BaseModel):
-    reviewer: str = Field(default="", max_length=200)
-    reason: str = Field(default="", max_length=2000)
+    reviewer: Text = Field(default="", max_length=200)
+    reason: Text = Field(default="", max_length=2000)
 
 
 class VersionOut(BaseModel):

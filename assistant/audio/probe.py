@@ -128,6 +128,8 @@ def probe(path: str | Path) -> AudioInfo:
             raise AudioError("undecodable", f"the {fmt} file has no audio stream")
         stream = container.streams.audio[0]
         ctx = stream.codec_context
+        if ctx is None:  # a codec FFmpeg does not know (e.g. a WAV with an unknown format tag)
+            raise AudioError("undecodable", f"the {fmt} audio uses a codec that cannot be decoded")
         channels = int(ctx.channels or 0)
         rate = int(ctx.sample_rate or 0)
         if channels <= 0 or rate <= 0:

@@ -1,14 +1,26 @@
 """The job's stages: transcribe (audio jobs) then draft. The same functions run in-process or on a
-scale-out worker; job state lives in the database, so a re-run after a crash picks up where it stopped."""
+scale-out worker; job state lives in the database, so a re-run after a crash picks up where it stopped.
+
+Each stage claims the job under a per-job lock (`assistant.jobs.locks`), so a duplicate delivery never runs
+it twice at once; the transcript is saved when transcription ends, and the record, its first version and
+the job's `done` commit in one transaction. A re-run of a finished stage is a no-op. `attempts` counts the
+starts of the current stage (reset when transcription is saved); a stage found `running` when claimed was
+left by a worker that died, and counts as a lost attempt."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from assistant.blobs import BlobStore, blob_store
 from assistant.config import Settings
+from assistant.jobs.locks import job_lock
 from assistant.records import CaseRecord
 from assistant.store.db import Database
 from assistant.store.tables import Job, Record, Recording, RecordVersion
@@ -51,16 +63,24 @@ class Engines:
 
 
 def _safe_reason(exc: BaseException) -> str:
-    """A short failure reason; error messages from our own layers never carry transcript text."""
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+    """A short failure reason; never transcript text (assistant.logsafe: own messages only, quotes withheld)."""
+    from assistant.logsafe import safe_reason
+
+    return safe_reason(exc)
+
+
+# What a stage tells its caller to do next.
+Next = Literal["draft", "transcribe", "done", "skip", "busy"]
 
 
 class JobRunner:
-    def __init__(self, settings: Settings, db: Database, engines: Engines) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, engines: Engines, blobs: BlobStore | None = None
+    ) -> None:
         self.settings = settings
         self.db = db
         self.engines = engines
+        self.blobs = blobs or blob_store(settings)
 
     def _update(self, job_id: str, **fields: Any) -> None:
         with self.db.session() as s:
@@ -70,43 +90,123 @@ class JobRunner:
                     setattr(job, k, v)
 
     def __call__(self, job_id: str) -> None:
-        with self.db.session() as s:
-            job = s.get(Job, job_id)
-            if job is None or job.state in ("done", "failed"):
-                return  # idempotent: deleted, or already finished by another worker
-            job.state, job.attempts = "running", job.attempts + 1
-            kind, template_id, engine = job.kind, job.template_id, job.engine
-            saved_transcript, input_text = job.transcript, job.input_text
-            audio_path = None
-            if job.recording_id:
-                rec = s.get(Recording, job.recording_id)
-                audio_path = Path(rec.path) if rec else None
-            owner = job.owner_id
+        """The embedded path: both stages in this thread; any failure marks the job failed."""
         try:
-            transcript = self._transcript(job_id, kind, saved_transcript, input_text, audio_path)
-            record = self._draft(job_id, transcript, template_id, engine)
-            self._save(job_id, owner, record)
+            step = self.transcribe_stage(job_id)
+            if step == "draft":
+                self.draft_stage(job_id)
         except Exception as exc:
             log.warning("job %s failed: %s", job_id, type(exc).__name__)
-            self._update(job_id, state="failed", error=_safe_reason(exc))
+            self.fail(job_id, exc)
 
-    def _transcript(
-        self, job_id: str, kind: str, saved: dict | None, text: str | None, audio: Path | None
-    ) -> Transcript:
-        if saved is not None:  # transcription finished before a restart: don't redo it
-            return Transcript.model_validate(saved)
-        if kind == "notes":
-            return parse_text(text or "")
-        if audio is None or not audio.is_file():
-            raise FileNotFoundError("the recording for this job no longer exists")
+    # -- the two stages (also the Celery tasks' bodies) --------------------------------------------
+
+    def _claim(self, job_id: str, stage: str, s: Any) -> Job | None:
+        """Mark the job running for `stage`, counting the attempt; None when there is nothing to do."""
+        job = s.get(Job, job_id)
+        if job is None or job.state in ("done", "failed"):
+            return None  # idempotent: deleted, or already finished by another worker
+        if job.state == "running":  # we hold the lock, so whoever set this died mid-stage
+            log.warning("job %s: previous %s attempt was lost (worker died)", job_id, stage)
+            if job.attempts >= self.settings.job_max_attempts:
+                job.state, job.error = "failed", f"worker lost {job.attempts} times during {stage}"
+                return None
+        job.state, job.attempts = "running", job.attempts + 1
+        return job
+
+    def _lock(self, job_id: str) -> AbstractContextManager[bool]:
+        return job_lock(self.db, self.settings, job_id)
+
+    def transcribe_stage(self, job_id: str) -> Next:
+        """Transcribe an audio job and save the transcript; returns "draft" when drafting is next."""
+        with self._lock(job_id) as held:
+            if not held:
+                return "busy"
+            with self.db.session() as s:
+                job = s.get(Job, job_id)
+                if job is None or job.state in ("done", "failed"):
+                    return "skip"
+                if job.kind == "notes" or job.transcript is not None:
+                    return "draft"  # nothing to transcribe, or done before a crash: don't redo it
+                job = self._claim(job_id, "transcribing", s)
+                if job is None:
+                    return "skip"
+                ref = None
+                if job.recording_id:
+                    rec = s.get(Recording, job.recording_id)
+                    ref = rec.path if rec else None
+            if ref is None:
+                raise FileNotFoundError("the recording for this job no longer exists")
+            with self.blobs.local_copy(ref) as audio:
+                transcript = self._transcribe(job_id, audio)
+            # Saved with the job back in `queued` for the draft stage, whose attempts count afresh.
+            self._save_transcript(job_id, transcript)
+            return "draft"
+
+    def draft_stage(self, job_id: str) -> Next:
+        """Draft the record and save it with the job's completion; returns "done" (or why not)."""
+        with self._lock(job_id) as held:
+            if not held:
+                return "busy"
+            with self.db.session() as s:
+                job = s.get(Job, job_id)
+                if job is None or job.state in ("done", "failed"):
+                    return "skip"
+                if job.kind != "notes" and job.transcript is None:
+                    return "transcribe"
+                job = self._claim(job_id, "drafting", s)
+                if job is None:
+                    return "skip"
+                saved, text, template_id, engine = job.transcript, job.input_text, job.template_id, job.engine
+                owner = job.owner_id
+            transcript = Transcript.model_validate(saved) if saved is not None else parse_text(text or "")
+            record = self._draft(job_id, transcript, template_id, engine)
+            self._save(job_id, owner, record)
+            return "done"
+
+    def fail(self, job_id: str, exc: BaseException | str) -> None:
+        reason = exc if isinstance(exc, str) else _safe_reason(exc)
+        self._update(job_id, state="failed", error=reason)
+
+    def retry_later(self, job_id: str, exc: BaseException, delay: float) -> None:
+        """A transient failure: back to `queued` with the reason, until the retry runs."""
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is not None and job.state not in ("done", "failed"):
+                job.state, job.error = "queued", _safe_reason(exc)
+                job.stage = f"retry {job.attempts + 1}/{self.settings.job_max_attempts} in {delay:.0f} s"[:40]
+
+    def _save_transcript(self, job_id: str, transcript: Transcript) -> None:
+        """The transcript, the job back in `queued` for drafting (whose attempts count afresh) and the audit
+        entry commit together."""
+        from assistant.audit import SYSTEM, append, sha256_json
+
+        data = transcript.model_dump(mode="json")
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                return
+            job.transcript, job.progress, job.state, job.stage, job.attempts, job.error = (
+                data, 0.5, "queued", "queued for drafting", 0, None)
+            rec = s.get(Recording, job.recording_id) if job.recording_id else None
+            asr = transcript.asr or {}
+            append(s, SYSTEM, "transcribe", objects={"job": job_id, "recording": job.recording_id},
+                   models={"asr": asr.get("model_id") or asr.get("model")},
+                   input_sha256=rec.sha256 if rec else None, output_sha256=sha256_json(data))
+
+    def attempts(self, job_id: str) -> int:
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            return job.attempts if job else 0
+
+    def _transcribe(self, job_id: str, audio: Path) -> Transcript:
         self._update(job_id, stage="transcribing", progress=0.0)
 
-        def on_progress(fraction: float) -> None:
+        def on_progress(done: float, total: float | None = None) -> None:
+            fraction = done / total if total else done
             self._update(job_id, progress=round(0.5 * min(max(fraction, 0.0), 1.0), 3))
 
-        transcript = self.engines.transcriber().transcribe(audio, progress=on_progress)
-        self._update(job_id, transcript=transcript.model_dump(mode="json"), progress=0.5)
-        return transcript
+        return self.engines.transcriber().transcribe(audio, progress=on_progress)
 
     def _draft(self, job_id: str, transcript: Transcript, template_id: str, engine: str) -> CaseRecord:
         from assistant.drafting.pipeline import draft
@@ -120,14 +220,28 @@ class JobRunner:
                          progress=round(base + (1 - base) * min(max(fraction, 0.0), 1.0) * 0.99, 3))
 
         chat = self.engines.chat() if engine == "llm" and transcript.word_count >= 150 else None
-        return draft(transcript, get_template(template_id), chat, engine=engine, settings=self.settings,
-                     progress=on_progress)
+        from assistant.llm.redact import redaction_scope
+
+        with redaction_scope(transcript):  # participants' names -> placeholders if a remote LLM redacts
+            return draft(transcript, get_template(template_id), chat, engine=engine, settings=self.settings,
+                         progress=on_progress)
 
     def _save(self, job_id: str, owner: str, record: CaseRecord) -> None:
         # Record, its first version and the job's completion commit together: no half-written record.
+        # The row lock (PostgreSQL) and the unique records.job_id make a duplicate save a no-op.
+        try:
+            self._save_once(job_id, owner, record)
+        except IntegrityError:
+            with self.db.session() as s:
+                row = s.scalar(select(Record).where(Record.job_id == job_id))
+            if row is None:
+                raise
+            log.warning("job %s: record already saved by another worker", job_id)
+
+    def _save_once(self, job_id: str, owner: str, record: CaseRecord) -> None:
         with self.db.session() as s:
-            job = s.get(Job, job_id)
-            if job is None or job.state == "done":
+            job = s.get(Job, job_id, with_for_update=True)
+            if job is None or job.state in ("done", "failed"):
                 return
             row = Record(owner_id=owner, job_id=job_id, recording_id=job.recording_id,
                          template_id=record.template_id, state="draft", version=1, data={})
@@ -138,3 +252,10 @@ class JobRunner:
             row.data = data
             s.add(RecordVersion(record_id=row.id, version=1, source="ai", author="assistant", data=data))
             job.state, job.stage, job.progress, job.record_id, job.error = "done", "done", 1.0, row.id, None
+            from assistant.audit import SYSTEM, append, sha256_json
+
+            prov = record.provenance
+            append(s, SYSTEM, "draft", objects={"job": job_id, "record": row.id, "version": "1"},
+                   models={"asr": prov.asr_model, "llm": prov.llm_model, "engine": prov.engine},
+                   prompts=prov.prompt_versions, input_sha256=sha256_json(record.transcript),
+                   output_sha256=sha256_json(data))

@@ -192,7 +192,8 @@ class Redactor:
         if cached is not None:
             return cached
         out = text
-        found = [(start, end, self._placeholder(out[start:end], entity)) for start, end, entity in find_identifiers(out)]
+        found = [(start, end, self._placeholder(out[start:end], entity))
+                 for start, end, entity in find_identifiers(out)]
         for start, end, placeholder in reversed(found):  # numbered in reading order, replaced from the end
             out = out[:start] + placeholder + out[end:]
         for name, placeholder in self._names:  # after the patterns: a name never hides a number

@@ -9,7 +9,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.config import Settings
-from assistant.store.tables import Base
 
 
 def database_url(settings: Settings) -> str:
@@ -33,14 +32,24 @@ def make_engine(settings: Settings) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
     else:
-        engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+        connect_args: dict[str, object] = {}
+        if url.startswith("postgresql"):
+            # TCP keepalives: a worker machine that vanishes without closing its socket releases its
+            # job locks (session advisory locks) in about a minute instead of the kernel's two hours.
+            connect_args = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                            "keepalives_count": 3}
+        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     return engine
 
 
 class Database:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
         self.engine = make_engine(settings)
+        if migrate:
+            # Alembic, not create_all: the same schema on SQLite and PostgreSQL, upgraded in place.
+            from assistant.store.migrations import upgrade
+
+            upgrade(self.engine)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -90,3 +90,31 @@ class RecordVersion(Base):
     note: Mapped[str] = mapped_column(String(200), default="")
     data: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    """One row of the append-only, hash-chained audit log (`assistant.audit`). Ids, hashes and versions only:
+    no free text, so the log itself never holds case material."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(32))  # ISO-8601 UTC text: hashed exactly as stored
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(20), index=True)
+    objects: Mapped[dict] = mapped_column(JSON)
+    models: Mapped[dict] = mapped_column(JSON)
+    prompts: Mapped[dict] = mapped_column(JSON)
+    input_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    output_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last entry (one row, id 1). Appends lock it first, which serialises writers on SQLite and
+    PostgreSQL alike, and it shows when entries were cut off the end of the log."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -35,6 +35,7 @@ class ChannelSegment(BaseModel):
     text: str
     avg_logprob: float
     no_speech_prob: float
+    speaker: str | None = None  # set by diarisation of a single-channel recording (assistant.diarise)
 
 
 def _rms_blocks(x: np.ndarray) -> tuple[float, float, float]:

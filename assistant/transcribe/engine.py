@@ -17,6 +17,7 @@ import numpy as np
 from assistant.audio import WHISPER_SAMPLE_RATE, DecodedAudio, decode, probe
 from assistant.audio.decode import too_long
 from assistant.config import Settings, get_settings
+from assistant.diarise import Diariser, SpeakerTurn, Word, should_diarise, split_by_speaker_segment
 from assistant.models import WHISPER_IDS, whisper_model_dir  # sets HF_HUB_OFFLINE before faster-whisper
 from assistant.transcribe.base import AudioSource, ProgressCallback
 from assistant.transcribe.channels import (
@@ -74,8 +75,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _split_at_gaps(seg: Any, channel: int) -> list[ChannelSegment]:
-    """One faster-whisper segment as ChannelSegments, split where its words are far apart."""
+def _split_at_gaps(seg: Any, channel: int, turns: list[SpeakerTurn] | None = None) -> list[ChannelSegment]:
+    """One faster-whisper segment as ChannelSegments, split where its words are far apart (and, with
+    diarised ``turns``, where the speaker changes)."""
     common = {"channel": channel, "avg_logprob": float(seg.avg_logprob), "no_speech_prob": float(seg.no_speech_prob)}
     words = list(seg.words or [])
     if not words:
@@ -86,6 +88,13 @@ def _split_at_gaps(seg: Any, channel: int) -> list[ChannelSegment]:
             runs.append([word])
         else:
             runs[-1].append(word)
+    if turns is not None:
+        return [
+            ChannelSegment(start=p.start, end=p.end, text=p.text, speaker=p.speaker, **common)
+            for run in runs
+            for p in split_by_speaker_segment(
+                [Word(start=float(w.start), end=float(w.end), text=w.word) for w in run], turns)
+        ]
     return [
         ChannelSegment(
             start=float(run[0].start), end=float(run[-1].end), text="".join(w.word for w in run).strip(), **common
@@ -98,9 +107,12 @@ def _split_at_gaps(seg: Any, channel: int) -> list[ChannelSegment]:
 class WhisperTranscriber:
     """`Transcriber` over faster-whisper with the settings' model, beam size and language."""
 
-    def __init__(self, settings: Settings | None = None, model: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, model: str | None = None, diariser: Diariser | None = None
+    ) -> None:
         self.settings = settings or get_settings()
         self.model_name = model or self.settings.whisper_model
+        self.diariser = diariser  # None: the embedded one, built on first need (settings.diarise)
         if self.model_name not in WHISPER_IDS:
             raise ValueError(f"unknown Whisper model {self.model_name!r}; choose one of {sorted(WHISPER_IDS)}")
 
@@ -175,18 +187,25 @@ class WhisperTranscriber:
         done_before: float,
         total: float,
         progress: ProgressCallback | None,
+        turns: list[SpeakerTurn] | None = None,
     ) -> tuple[list[ChannelSegment], Any]:
-        segments, info = model.transcribe(samples, **self.decode_options(per_channel))
+        # Diarised mono needs word times too, to split segments where the speaker changes.
+        segments, info = model.transcribe(samples, **self.decode_options(per_channel or turns is not None))
         out: list[ChannelSegment] = []
         for seg in segments:  # a generator: decoding happens as we iterate
-            out.extend(_split_at_gaps(seg, channel))
+            out.extend(_split_at_gaps(seg, channel, turns))
             if progress is not None:
                 progress(min(done_before + float(seg.end), total), total)
         return out, info
 
-    def transcribe(self, source: AudioSource, progress: ProgressCallback | None = None) -> Transcript:
+    def transcribe(
+        self, source: AudioSource, progress: ProgressCallback | None = None, *, speakers: int | None = None
+    ) -> Transcript:
+        """``speakers``: how many people are expected to speak (e.g. the `Present:` list), for diarising
+        a single-channel recording (settings.diarise)."""
         audio, samples, digest = self._load_audio(source)
         mode, use = choose_mode(samples)
+        turns, diarisation = self._diarise(use, mode, speakers)
         duration = samples.shape[-1] / WHISPER_SAMPLE_RATE
         n_channels = 2 if mode == "per_channel" else 1
         total = duration * n_channels
@@ -204,7 +223,7 @@ class WhisperTranscriber:
             channel_audio = gate_channel(use, index, WHISPER_SAMPLE_RATE) if mode == "per_channel" else use
             segs, info = self._run_channel(
                 model, np.ascontiguousarray(channel_audio), index, mode == "per_channel",
-                index * duration, total, progress,
+                index * duration, total, progress, turns,
             )
             del channel_audio
             keep: list[ChannelSegment] = []
@@ -228,7 +247,7 @@ class WhisperTranscriber:
         segments = [
             Segment(
                 id=i,
-                speaker=f"channel_{s.channel + 1}" if mode == "per_channel" else MONO_SPEAKER,
+                speaker=s.speaker or (f"channel_{s.channel + 1}" if mode == "per_channel" else MONO_SPEAKER),
                 start=round(s.start, 3),
                 end=round(s.end, 3),
                 text=s.text,
@@ -245,7 +264,9 @@ class WhisperTranscriber:
         if duration < TOO_SHORT_SECONDS:
             flags.append("too_short")
 
-        asr = self.asr_settings(mode == "per_channel")
+        asr = self.asr_settings(mode == "per_channel" or turns is not None)
+        if diarisation:
+            asr["diarisation"] = diarisation
         asr.update(
             channel_mode=mode,
             language_probability=language_probability,
@@ -273,6 +294,21 @@ class WhisperTranscriber:
             asr=asr,
             flags=flags,
         )
+
+
+    def _diarise(
+        self, use: np.ndarray, mode: str, speakers: int | None
+    ) -> tuple[list[SpeakerTurn] | None, dict[str, Any]]:
+        """Speaker turns for a single-channel recording when settings.diarise asks for them."""
+        if not should_diarise(self.settings, mode, speakers):
+            return None, {}
+        if self.diariser is None:
+            from assistant.diarise import build_diariser
+
+            self.diariser = build_diariser(self.settings)
+        turns = self.diariser.diarise(np.ascontiguousarray(use), speakers=speakers)
+        found = sorted({t.speaker for t in turns})
+        return turns, {**self.diariser.describe(), "speakers_expected": speakers, "speakers_found": len(found)}
 
 
 def build_transcriber(settings: Settings | None = None, model: str | None = None) -> WhisperTranscriber:

@@ -1,0 +1,1 @@
+"""Drafting: transcript -> evidence-linked case record. Entry point: `assistant.drafting.pipeline.draft`."""

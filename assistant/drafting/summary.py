@@ -1,0 +1,173 @@
+"""Stage 7: the summary, written only from statements that passed verification, citing their ids.
+
+The model writes a few sentences, each listing the ids it rests on (an enum of real ids); code then checks
+every sentence against the statements it cites, with the same support / high-risk / number checks as the
+record, and drops any sentence that fails. Without a model (or when nothing survives) the summary is the
+first verified statement of the key sections, verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from assistant import lexicons
+from assistant.drafting.participants import Cast
+from assistant.drafting.prompts import Prompt
+from assistant.drafting.verify import FLAG_MISATTRIBUTED, content_tokens, numbers, verify_statement
+from assistant.llm import ChatModel, LLMError
+from assistant.records import FLAG_HIGH_RISK, FLAG_POLARITY, FLAG_UNKNOWN_PERSON, Section, Statement
+from assistant.templates import Template
+from assistant.transcript import Transcript
+
+MAX_SENTENCES = 4
+SENTENCE_MAX_CHARS = 220
+MAX_NOTES = 40
+SENTENCE_SUPPORT = 0.5
+STOP = ["<|im_end|>", "<|endoftext|>"]
+
+
+class SummaryResult(BaseModel):
+    text: str = ""
+    cites: list[str] = Field(default_factory=list)
+    method: str = "none"
+    dropped: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def verified(sections: list[Section]) -> list[tuple[Section, Statement]]:
+    return [(sec, st) for sec in sections for st in sec.statements if not st.flags]
+
+
+def _notes_block(items: list[tuple[Section, Statement]]) -> str:
+    return "\n".join(f"{st.id} ({sec.title}; {st.attributed_to or 'unknown'}): {st.text}" for sec, st in items)
+
+
+def schema(ids: list[str]) -> dict[str, Any]:
+    return {
+        "title": "summary",
+        "type": "object",
+        "properties": {
+            "sentences": {
+                "type": "array", "minItems": 1, "maxItems": MAX_SENTENCES,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "text": {"type": "string", "maxLength": SENTENCE_MAX_CHARS},
+                        "cites": {"type": "array", "minItems": 1, "maxItems": 4,
+                                  "items": {"type": "string", "enum": ids}},
+                    },
+                    "required": ["text", "cites"],
+                    "additionalProperties": False,
+                },
+            }
+        },
+        "required": ["sentences"],
+        "additionalProperties": False,
+    }
+
+
+def sentence_supported(text: str, cited: list[Statement], transcript: Transcript | None = None,
+                       cast: Cast | None = None) -> bool:
+    """Supported by the statements it cites (content words, numbers, high-risk terms) and, given the
+    transcript, free of the transcript-level faults verification catches (misattribution, polarity, people
+    who are not there)."""
+    source = " ".join(f"{st.attributed_to} {st.text}" for st in cited)
+    toks = content_tokens(text)
+    overlap = len(toks & content_tokens(source)) / len(toks) if toks else 0.0
+    if overlap < SENTENCE_SUPPORT:
+        return False
+    if numbers(text) - numbers(source):
+        return False
+    hr = lexicons.high_risk()
+    if hr.concepts_in(text) - hr.concepts_in(source):
+        return False
+    if transcript is not None and cast is not None:
+        evidence = sorted({i for st in cited for i in st.evidence})
+        checked = verify_statement(Statement(text=text, evidence=evidence), transcript, cast)
+        if set(checked.flags) & _SENTENCE_FAULTS:
+            return False
+    return True
+
+
+_SENTENCE_FAULTS = {FLAG_MISATTRIBUTED, FLAG_POLARITY, FLAG_UNKNOWN_PERSON, FLAG_HIGH_RISK}
+
+
+def _priority(sec: Section) -> int:
+    order = ("purpose", "chief_complaint", "risks_strengths", "views_family", "views_subject", "hpi",
+             "assessment_plan", "actions", "plan", "next_contact")
+    return order.index(sec.id) if sec.id in order else len(order)
+
+
+def extractive_summary(sections: list[Section], limit: int = 4) -> SummaryResult:
+    items = verified(sections)
+    firsts: dict[str, tuple[Section, Statement]] = {}
+    for sec, st in items:
+        firsts.setdefault(sec.id, (sec, st))
+    chosen = sorted(firsts.values(), key=lambda p: _priority(p[0]))[:limit]
+    chosen.sort(key=lambda p: min(p[1].evidence or [0]))
+    return SummaryResult(text=" ".join(_first_sentence(st.text) for _, st in chosen),
+                         cites=[st.id for _, st in chosen], method="extractive")
+
+
+def _first_sentence(text: str, limit: int = 200) -> str:
+    """Verbatim statements can be long quotes: keep the first sentence (the summary cites the rest)."""
+    cut = re.split(r"(?<=[.!?])\s+(?=[A-Z\"])", text, maxsplit=1)[0]
+    if len(cut) > limit:
+        cut = cut[:limit].rsplit(" ", 1)[0] + "…"
+    if cut.count('"') % 2:
+        cut += '"'
+    return cut
+
+
+def summarise(
+    chat: ChatModel | None, prompt: Prompt | None, template: Template, cast: Cast, sections: list[Section],
+    transcript: Transcript | None = None,
+) -> SummaryResult:
+    items = verified(sections)
+    if not items:
+        return SummaryResult(method="none")
+    if chat is None or prompt is None:
+        return extractive_summary(sections)
+    items = sorted(items, key=lambda p: _priority(p[0]))[:MAX_NOTES]
+    items.sort(key=lambda p: int(p[1].id[1:]))
+    by_id = {st.id: st for _, st in items}
+    worker = cast.by_name(cast.worker) if cast.worker else None
+    messages = [
+        {"role": "system", "content": prompt.render(
+            "system", record_title=template.title.split("(")[0].strip().lower(),
+            worker_role=(worker.role if worker and worker.role else "worker"))},
+        {"role": "user", "content": prompt.render("task", notes=_notes_block(items), max_sentences=MAX_SENTENCES)},
+    ]
+    try:
+        reply = chat.structured(messages, schema(list(by_id)), max_tokens=MAX_SENTENCES * 75 + 30, stop=STOP)
+    except LLMError as exc:
+        result = extractive_summary(sections)
+        result.dropped.append(f"model summary failed: {str(exc)[:200]}")
+        return result
+    kept_text: list[str] = []
+    cites: list[str] = []
+    dropped: list[str] = []
+    seen: set[str] = set()
+    for sent in (reply.data or {}).get("sentences", []):
+        text = " ".join(str(sent.get("text", "")).split())
+        ids = [i for i in sent.get("cites", []) if i in by_id]
+        if not text or not ids or text.lower() in seen:
+            continue
+        if not sentence_supported(text, [by_id[i] for i in ids], transcript, cast):
+            dropped.append(text)
+            continue
+        seen.add(text.lower())
+        kept_text.append(text if text[-1] in ".!?" else text + ".")
+        cites.extend(i for i in ids if i not in cites)
+    if not kept_text:
+        result = extractive_summary(sections)
+        result.dropped = dropped
+        return result
+    return SummaryResult(text=" ".join(kept_text), cites=cites, method="llm", dropped=dropped,
+                         seconds=reply.seconds, prompt_tokens=reply.prompt_tokens,
+                         completion_tokens=reply.completion_tokens)

@@ -1,0 +1,325 @@
+"""Stage 5: deterministic verification of every proposed statement (no LLM).
+
+Checks, each a plain function of the statement and its cited segments:
+- evidence ids exist (else `invalid_evidence`);
+- support score: share of the statement's content words found in the cited segments, combined with the
+  agreement of numbers, dates, medicines and names (a missing number or medicine caps the score below the
+  threshold): weak support -> `unsupported`;
+- a person named in the statement must be a participant or appear in a cited segment (`unknown_person`);
+- a high-risk concept (lexicon with synonyms) absent from the cited segments -> `high_risk_unverified`;
+- polarity: a positive assertion resting on a denial, or on a bare question -> `polarity_mismatch`.
+Flagged statements stay in the record for review and are left out of exports until a person keeps them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from pydantic import BaseModel
+
+from assistant import lexicons
+from assistant.drafting.detectors import answer_polarity, is_question
+from assistant.drafting.participants import Cast
+from assistant.records import (
+    FLAG_BAD_EVIDENCE,
+    FLAG_HIGH_RISK,
+    FLAG_POLARITY,
+    FLAG_UNKNOWN_PERSON,
+    FLAG_UNSUPPORTED,
+    Statement,
+)
+from assistant.transcript import Segment, Transcript
+
+SUPPORT_THRESHOLD = 0.5
+# Not in records.py's constants (yet): the statement names a participant as the one who feels/does/said it,
+# while its only evidence is someone else speaking about themselves ("I've been low" -> "Kai is low").
+FLAG_MISATTRIBUTED = "misattributed"
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are aren't as at be because been before being below
+between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each
+few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself
+him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most mustn't
+my myself nor of off on once only or other ought our ours ourselves out over own same shan't she she'd she'll
+she's should shouldn't so some such than that that's the their theirs them themselves then there there's these
+they they'd they'll they're they've this those through to too under until up very was wasn't we we'd we'll
+we're we've were weren't what what's when when's where where's which while who who's whom why why's with won't
+would wouldn't you you'd you'll you're you've your yours yourself yourselves
+said says say told tell tells reported reports stated states explained explains mentioned mentions asked asks
+confirmed confirms described describes noted notes added adds shared shares discussed discusses advised advises
+replied replies answered answers informed informs indicated indicates expressed expresses explain report
+just really also well yeah yes okay ok oh um uh like bit lot quite still got get gets getting going went
+thing things something anything everything know think thinks one
+mr mrs ms miss dr
+""".split())
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:]\d+)*")
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "hundred": "100",
+                      "twice": "2", "once": "1", "half": "0.5", "first": "1", "second": "2", "third": "3"})
+_CALENDAR = frozenset("monday tuesday wednesday thursday friday saturday sunday january february march april may "
+                      "june july august september october november december christmas easter".split())
+# Capitalised words that are not people.
+_NOT_NAMES = frozenset("i i'm i've i'll i'd gp nhs a&e uk ok camhs dsl senco pc dc ds sgt mash itu icu mri ct ecg "
+                       "ekg bp covid english british god council school police".split())
+
+
+def stem(word: str) -> str:
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    for suffix, min_len in (("ies", 4), ("ing", 5), ("ed", 4), ("es", 4), ("s", 3), ("ly", 5)):
+        if w.endswith(suffix) and len(w) - len(suffix) >= min_len - 1:
+            return w[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return w
+
+
+def words(text: str) -> list[str]:
+    return [m.group(0).strip("'’-") for m in _WORD.finditer(text)]
+
+
+def content_tokens(text: str) -> set[str]:
+    out: set[str] = set()
+    for w in words(text):
+        low = w.lower()
+        if not low or low in STOPWORDS or low in _NUMBER_WORDS or low.replace("'", "’") in STOPWORDS:
+            continue
+        if low.endswith("n't") or low in {"not", "no", "never"}:
+            continue  # negations are compared separately
+        if any(ch.isdigit() for ch in low):
+            continue  # numbers are compared separately
+        out.add(stem(low))
+    return out
+
+
+def numbers(text: str) -> set[str]:
+    found: set[str] = set()
+    for w in words(text):
+        low = w.lower()
+        if low in _NUMBER_WORDS:
+            found.add(_NUMBER_WORDS[low])
+        elif low[0].isdigit():
+            n = low.replace(",", "")
+            n = re.sub(r"(st|nd|rd|th)$", "", n)
+            found.add(n.rstrip(".0") if "." in n and n.endswith(".0") else n)
+    # 4pm / 3:30 / £640 come through as digits already; times "4:30" also count their hour
+    for m in re.finditer(r"\b(\d{1,2}):(\d{2})\b", text):
+        found.add(m.group(1))
+    return found
+
+
+def _calendar(text: str) -> set[str]:
+    return {w.lower() for w in words(text) if w.lower() in _CALENDAR}
+
+
+@cache
+def _medicine_pattern() -> re.Pattern[str]:
+    return lexicons.phrase_pattern(lexicons.load("medicines").get("medicines", []))
+
+
+def medicines(text: str) -> set[str]:
+    return {m.group(0).lower() for m in _medicine_pattern().finditer(text)}
+
+
+@cache
+def _negation_pattern() -> re.Pattern[str]:
+    words_ = [w for w in lexicons.cues().get("negations", []) if w != "n't"]
+    return re.compile(lexicons.phrase_pattern(words_).pattern + r"|n['’]t\b", re.I)
+
+
+def is_negated(text: str) -> bool:
+    return bool(_negation_pattern().search(text))
+
+
+def name_candidates(text: str) -> set[str]:
+    """Capitalised words that could be people's names (not sentence-initial common words)."""
+    out: set[str] = set()
+    for sent in re.split(r"(?<=[.!?:;])\s+|\"", text):
+        toks = words(sent)
+        for i, tok in enumerate(toks):
+            if not tok[:1].isupper() or tok.isupper() and len(tok) <= 4:
+                continue
+            low = tok.lower()
+            if low in STOPWORDS or low in _NOT_NAMES or low in _CALENDAR or low in _NUMBER_WORDS:
+                continue
+            if i == 0 and low in _COMMON_INITIAL:
+                continue
+            out.add(tok.replace("’", "'").removesuffix("'s"))
+    return out
+
+
+_COMMON_INITIAL = frozenset("""
+agreed asked both child children dad father grandmother grandfather her his husband mother mum nan no parent
+parents partner patient plan school she sister son daughter teacher worker brother aunt uncle family home
+police social housing rent there they this he we it the a an on in at worried concerns concern next review
+discussed explained reported spoke visited said wife baby carer neighbour friend doctor gp nurse officer
+""".split())
+
+
+class Evidence(BaseModel):
+    """The cited segments, prepared once per statement."""
+
+    text: str
+    tokens: set[str]
+    numbers: set[str]
+    calendar: set[str]
+    medicines: set[str]
+    names: set[str]  # lower-case words of the cited text plus the speakers' names, roles and relationships
+    concepts: set[str]
+    segments: list[Segment]
+
+
+def gather_evidence(segments: list[Segment], cast: Cast) -> Evidence:
+    text = " ".join(s.text for s in segments)
+    who: list[str] = []
+    for s in segments:
+        person = cast.by_speaker(s.speaker)
+        who.append(s.speaker)
+        if person is not None:
+            # Not the relationship: "mother of Kai" would let "Kai feels low" pass on the mother's words.
+            who.extend([person.name, person.role])
+    who_text = " ".join(who)
+    return Evidence(
+        text=text,
+        tokens=content_tokens(text) | content_tokens(who_text),
+        numbers=numbers(text),
+        calendar=_calendar(text),
+        medicines=medicines(text),
+        names={w.lower() for w in words(text + " " + who_text)},
+        concepts=lexicons.high_risk().concepts_in(text),
+        segments=segments,
+    )
+
+
+def support_score(statement_text: str, ev: Evidence) -> float:
+    toks = content_tokens(statement_text)
+    overlap = len(toks & ev.tokens) / len(toks) if toks else 0.0
+    keys_total = 0
+    keys_ok = 0
+    capped = False
+    for have, need in ((ev.numbers, numbers(statement_text)), (ev.calendar, _calendar(statement_text)),
+                       (ev.medicines, medicines(statement_text))):
+        keys_total += len(need)
+        keys_ok += len(need & have)
+        if need - have:
+            capped = True  # a number, date or medicine not said in the cited segments
+    score = overlap if keys_total == 0 else 0.5 * overlap + 0.5 * keys_ok / keys_total
+    if capped:
+        score = min(score, SUPPORT_THRESHOLD - 0.05)
+    return round(score, 3)
+
+
+def unknown_people(statement_text: str, ev: Evidence, cast: Cast) -> set[str]:
+    known = {w.lower() for p in cast.people for w in words(f"{p.name} {p.role} {p.relationship} {p.speaker or ''}")}
+    return {n for n in name_candidates(statement_text)
+            if n.lower() not in known and n.lower() not in ev.names and stem(n) not in ev.tokens}
+
+
+_ASKED = frozenset({"asked", "asks", "question", "questioned", "enquired", "wondered"})
+
+
+def polarity_problem(statement_text: str, kind: str, ev: Evidence) -> bool:
+    """True when the statement asserts what its evidence denies, denies what it affirms, or rests only on a
+    question. Only answers to a cited question are judged, and only when the statement is on the question's
+    topic (shares a content word with the question that the answer does not repeat)."""
+    if kind == "quote":
+        return False
+    stmt_words = {w.lower() for w in words(statement_text)}
+    if all(is_question(s.text) for s in ev.segments):
+        return not (_ASKED & stmt_words)
+    negated = is_negated(statement_text)
+    stmt_toks = content_tokens(statement_text)
+    for i, seg in enumerate(ev.segments):
+        if is_question(seg.text):
+            continue
+        prev_q = next((q for q in reversed(ev.segments[:i]) if is_question(q.text)), None)
+        if prev_q is None:
+            continue
+        names = {stem(n) for n in name_candidates(prev_q.text)}
+        topic = content_tokens(prev_q.text) - content_tokens(seg.text) - names
+        if not stmt_toks & topic:
+            continue
+        polarity = answer_polarity(seg.text)
+        if (polarity == "denied" and not negated) or (polarity == "disclosed" and negated):
+            return True
+    return False
+
+
+_ROLE_SYNONYMS = {"mother": "mum", "mum": "mother", "father": "dad", "dad": "father", "grandmother": "nan",
+                  "nan": "grandmother"}
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|myself|mine)\b", re.I)
+_THIRD_PERSON = re.compile(r"\b(?:he|she|him|her|his|hers|they|them|their|he's|she's|they're|himself|herself)\b",
+                           re.I)
+
+
+def misattributed(statement_text: str, ev: Evidence, cast: Cast) -> bool:
+    """The first participant named in the statement is not a cited speaker, is not mentioned in the cited
+    text, and every cited turn speaks only in the first person: the speaker's own state given to another."""
+    named = [n for n in name_candidates(statement_text) if cast.by_name(n) or cast.by_speaker(n)]
+    if not named:
+        return False
+    order = sorted(named, key=lambda n: statement_text.find(n))
+    person = cast.by_name(order[0]) or cast.by_speaker(order[0])
+    if person is None:
+        return False
+    speakers = {s.speaker for s in ev.segments}
+    if person.speaker in speakers:
+        return False
+    roles = {p.role.lower() for p in (cast.by_speaker(sp) for sp in speakers) if p is not None and p.role}
+    roles |= {_ROLE_SYNONYMS.get(r, r) for r in roles}
+    m = re.search(rf"\b{re.escape(order[0])}['’]s\s+(\w+)", statement_text)
+    if m and m.group(1).lower() in roles:  # "Kai's mother feels low" on the mother's words is right
+        return False
+    first = person.name.split()[0].lower()
+    said = {w.lower().replace("’", "'").removesuffix("'s") for w in words(ev.text)}
+    if first in said or (person.role and person.role.lower() in ev.text.lower()):
+        return False
+    turns = [s for s in ev.segments if not is_question(s.text)] or ev.segments
+    return all(_FIRST_PERSON.search(s.text) and not _THIRD_PERSON.search(s.text) for s in turns)
+
+
+def verify_statement(statement: Statement, transcript: Transcript, cast: Cast) -> Statement:
+    flags = [f for f in statement.flags if f not in _OWN_FLAGS]
+    segs = [transcript.segment(i) for i in statement.evidence]
+    found = [s for s in segs if s is not None]
+    if not statement.evidence or len(found) != len(statement.evidence):
+        flags.append(FLAG_BAD_EVIDENCE)
+    if not found:
+        return statement.model_copy(update={"support": 0.0, "flags": _dedupe([*flags, FLAG_UNSUPPORTED])})
+    ev = gather_evidence(found, cast)
+    text = statement.text
+    score = support_score(text, ev)
+    if statement.kind == "quote" and _quoted_verbatim(text, ev.text):
+        score = max(score, 1.0)
+    if score < SUPPORT_THRESHOLD:
+        flags.append(FLAG_UNSUPPORTED)
+    if unknown_people(text, ev, cast):
+        flags.append(FLAG_UNKNOWN_PERSON)
+    elif misattributed(text, ev, cast):
+        flags.append(FLAG_MISATTRIBUTED)
+    if lexicons.high_risk().concepts_in(text) - ev.concepts:
+        flags.append(FLAG_HIGH_RISK)
+    if polarity_problem(text, statement.kind, ev):
+        flags.append(FLAG_POLARITY)
+    return statement.model_copy(update={"support": score, "flags": _dedupe(flags)})
+
+
+_OWN_FLAGS = {FLAG_BAD_EVIDENCE, FLAG_UNSUPPORTED, FLAG_UNKNOWN_PERSON, FLAG_HIGH_RISK, FLAG_POLARITY,
+              FLAG_MISATTRIBUTED}
+
+
+def _quoted_verbatim(text: str, evidence_text: str) -> bool:
+    quotes = re.findall(r"\"([^\"]{3,})\"", text)
+    norm = " ".join(evidence_text.split()).lower()
+    return bool(quotes) and all(" ".join(q.split()).lower().strip(" .") in norm for q in quotes)
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def verify_all(statements: list[Statement], transcript: Transcript, cast: Cast) -> list[Statement]:
+    return [verify_statement(s, transcript, cast) for s in statements]

@@ -1,0 +1,50 @@
+"""Markdown export: headings per section, statements as bullets with citation markers [7]."""
+
+from __future__ import annotations
+
+from assistant.export import (
+    citation,
+    clean,
+    export_notice,
+    exportable_statements,
+    present_line,
+    provenance_line,
+    record_title,
+)
+from assistant.records import CaseRecord
+
+
+def _md(text: str) -> str:
+    return clean(text).replace("\n", " ").strip()
+
+
+def render_markdown(record: CaseRecord) -> str:
+    out: list[str] = [f"# {_md(record_title(record))}", ""]
+    notice = export_notice(record)
+    if notice:
+        out += [f"> **{_md(notice)}**", ""]
+    meta = []
+    if record.meta.contact_date:
+        meta.append(f"- **Date:** {_md(record.meta.contact_date)}")
+    if record.meta.people_present:
+        meta.append(f"- **Present:** {_md(present_line(record))}")
+    meta.append(f"- **Record:** {record.id} (template {record.template_id} v{record.template_version})")
+    out += [*meta, ""]
+    if record.summary:
+        cites = f" _(from {', '.join(record.summary_evidence)})_" if record.summary_evidence else ""
+        out += ["## Summary", "", _md(record.summary) + cites, ""]
+    for section in record.sections:
+        out += [f"## {_md(section.title)}", ""]
+        if section.status == "human_only":
+            out += ["_To be completed by the worker._", ""]
+            continue
+        statements = exportable_statements(section)
+        if not statements:
+            out += ["_Not discussed._", ""]
+            continue
+        for st in statements:
+            who = f" — {_md(st.attributed_to)}" if st.attributed_to and st.kind != "quote" else ""
+            out.append(f"- {_md(st.text)}{who} {citation(st)}".rstrip())
+        out.append("")
+    out += ["---", f"_{provenance_line(record)}_", ""]
+    return "\n".join(out)

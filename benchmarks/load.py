@@ -1,0 +1,258 @@
+"""API load benchmark: `python -m benchmarks.load` (part of `make bench`).
+
+A real `assistant serve` on a free loopback port with a fresh data dir (never another address). While one
+real transcription runs in the background (Whisper on a speech recording), 50 clients upload a 1 MB WAV at
+once and 200 job-status polls run alongside. Reports p50/p95/max latency of each kind of request and every
+error (non-2xx or transport failure). Target (issue 8): 0 errors, upload p95 < 250 ms while a transcription
+runs. The `api` section of bench/results.json is replaced (key `api.upload_p95_ms`); other sections are kept.
+
+Bounded: the uploaded files are silence (their jobs use the extractive engine and cost little), and the
+server is stopped as soon as the measurements are taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from assistant.config import REPO_ROOT
+
+DEFAULT_OUT = REPO_ROOT / "bench" / "results.json"
+TARGET_P95_MS = 250.0
+
+
+def silence_wav(size: int) -> bytes:
+    """A valid 16 kHz mono WAV of about `size` bytes."""
+    frames = max(1, (size - 44) // 2)
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\x00\x00" * frames)
+    return buf.getvalue()
+
+
+def speech_recording(tmp: Path) -> Path | None:
+    """Something for Whisper to transcribe during the load: jfk.wav if present, else espeak-ng speech."""
+    test_data = Path(os.environ.get("ASSISTANT_TEST_DATA_DIR", REPO_ROOT / ".cache" / "test-data"))
+    if (test_data / "jfk.wav").is_file():
+        return test_data / "jfk.wav"
+    out = tmp / "speech.wav"
+    text = "This is a short recording used to keep the transcription engine busy during the load test. " * 6
+    try:
+        subprocess.run(["espeak-ng", "-s", "150", "-w", str(out), text], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = math.floor(k), math.ceil(k)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summary(latencies: list[float], errors: list[str]) -> dict[str, Any]:
+    ms = [x * 1000 for x in latencies]
+    return {"count": len(latencies) + len(errors), "ok": len(latencies), "errors": len(errors),
+            "error_samples": errors[:5], "p50_ms": _r(percentile(ms, 0.5)), "p95_ms": _r(percentile(ms, 0.95)),
+            "max_ms": _r(max(ms) if ms else None)}
+
+
+def _r(x: float | None) -> float | None:
+    return round(x, 1) if x is not None else None
+
+
+async def _timed(
+    client: httpx.AsyncClient, method: str, url: str, ok: set[int], **kw: Any
+) -> tuple[float | None, str, Any]:
+    started = time.perf_counter()
+    try:
+        r = await client.request(method, url, **kw)
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}", None
+    elapsed = time.perf_counter() - started
+    if r.status_code not in ok:
+        return None, f"HTTP {r.status_code}: {r.text[:120]}", None
+    return elapsed, "", r.json() if r.headers.get("content-type", "").startswith("application/json") else None
+
+
+async def run_load(base: str, upload: bytes, uploads: int, polls: int, poll_job: str) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=uploads + 20, max_keepalive_connections=uploads + 20)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits, trust_env=False) as client:
+        async def one_upload(i: int) -> tuple[float | None, str, Any]:
+            return await _timed(client, "POST", "/api/recordings", {202},
+                                files={"file": (f"load{i}.wav", upload, "audio/wav")}, data={"engine": "extractive"})
+
+        # 200 polls from 10 concurrent pollers, while all 50 uploads are in flight.
+        per = max(1, polls // 10)
+
+        async def poller() -> list[tuple[float | None, str, Any]]:
+            out = []
+            for _ in range(per):
+                out.append(await _timed(client, "GET", f"/api/jobs/{poll_job}", {200}))
+                await asyncio.sleep(0.01)
+            return out
+
+        started = time.perf_counter()
+        results = await asyncio.gather(*(one_upload(i) for i in range(uploads)), *(poller() for _ in range(10)))
+        wall = time.perf_counter() - started
+    up = results[:uploads]
+    polled = [x for group in results[uploads:] for x in group]  # type: ignore[union-attr]
+    return {
+        "upload": summary([t for t, e, _ in up if t is not None], [e for t, e, _ in up if t is None]),
+        "poll": summary([t for t, e, _ in polled if t is not None], [e for t, e, _ in polled if t is None]),
+        "wall_s": round(wall, 2),
+    }
+
+
+def start_server(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_DATA_DIR": str(data)}
+    env.setdefault("ASSISTANT_MODELS_CACHE_DIR", str(REPO_ROOT / ".cache" / "models"))
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-c", "from assistant.cli import app; app()", "serve", "--host",
+                                 "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()[-1500:]}")
+        try:
+            if httpx.get(f"{base}/health", timeout=2, trust_env=False).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start in 120 s")
+
+
+def wait_for_stage(base: str, job_id: str, stage: str, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{base}/api/jobs/{job_id}", timeout=10, trust_env=False).json()
+        if job["stage"] == stage or job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.1)
+    return job
+
+
+def measure(uploads: int, polls: int, size: int) -> dict[str, Any]:
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp_name:
+        tmp = Path(tmp_name)
+        proc, base = start_server(tmp / "data", tmp / "server.log")
+        try:
+            speech = speech_recording(tmp)
+            background: dict[str, Any] = {"recording": speech.name if speech else None}
+            poll_job = ""
+            if speech is not None:
+                files = {"file": (speech.name, speech.read_bytes(), "audio/wav")}
+                r = httpx.post(f"{base}/api/recordings", files=files,
+                               data={"engine": "extractive"}, timeout=60, trust_env=False)
+                r.raise_for_status()
+                poll_job = r.json()["job_id"]
+                job = wait_for_stage(base, poll_job, "transcribing")
+                background["stage_at_start"] = job.get("stage")
+            if not poll_job:
+                r = httpx.post(f"{base}/api/notes", json={"text": "Present: A\nA: a short note."}, timeout=30,
+                               trust_env=False)
+                poll_job = r.json()["job_id"]
+            result = asyncio.run(run_load(base, silence_wav(size), uploads, polls, poll_job))
+            after = httpx.get(f"{base}/api/jobs/{poll_job}", timeout=10, trust_env=False).json()
+            background["stage_at_end"] = after.get("stage")
+            background["transcribing_throughout"] = (background.get("stage_at_start") == "transcribing"
+                                                     and after.get("stage") == "transcribing")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    p95 = result["upload"]["p95_ms"]
+    errors = result["upload"]["errors"] + result["poll"]["errors"]
+    return {
+        "description": f"{uploads} concurrent uploads of a {size // 1024} KB WAV plus {polls} job-status polls "
+                       "against `assistant serve` on loopback, while a real transcription runs",
+        "upload_p50_ms": result["upload"]["p50_ms"],
+        "upload_p95_ms": p95,
+        "poll_p50_ms": result["poll"]["p50_ms"],
+        "poll_p95_ms": result["poll"]["p95_ms"],
+        "errors": errors,
+        "target": {"errors": 0, "upload_p95_ms": TARGET_P95_MS},
+        "meets_target": errors == 0 and p95 is not None and p95 < TARGET_P95_MS,
+        "upload": result["upload"],
+        "poll": result["poll"],
+        "wall_s": result["wall_s"],
+        "background_transcription": background,
+        "load_average": {"before": [round(x, 2) for x in load_before],
+                         "after": [round(x, 2) for x in os.getloadavg()]},
+        "cpu_count": os.cpu_count(),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def merge_results(out: Path, section: str, data: dict[str, Any]) -> None:
+    """Replace one section of the results file, keeping the others; written atomically."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        results = json.loads(out.read_text()) if out.is_file() else {}
+    except json.JSONDecodeError:
+        results = {}
+    results = results if isinstance(results, dict) else {}
+    results[section] = data
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(results, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--uploads", type=int, default=50, help="concurrent uploads (default 50)")
+    parser.add_argument("--polls", type=int, default=200, help="job-status polls alongside (default 200)")
+    parser.add_argument("--size", type=int, default=1024 * 1024, help="upload size in bytes (default 1 MiB)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results file (section `api`)")
+    args = parser.parse_args(argv)
+    data = measure(args.uploads, args.polls, args.size)
+    merge_results(args.out, "api", data)
+    print(json.dumps({k: data[k] for k in ("upload_p50_ms", "upload_p95_ms", "poll_p50_ms", "poll_p95_ms",
+                                           "errors", "meets_target")}, indent=2))
+    print(f"api section written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

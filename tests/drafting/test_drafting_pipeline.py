@@ -1,0 +1,150 @@
+"""The pipeline's mechanics with a fake model at the ChatModel seam: prompt shape (KV-cache prefix, task
+last, bounded schema), detector statements, flags, fallbacks, too-short input, provenance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers_drafting import FakeChat, fixture_transcript
+
+from assistant.config import Settings
+from assistant.drafting.detectors import REDACTED
+from assistant.drafting.pipeline import FLAG_LLM_FALLBACK, FLAG_TOO_SHORT, draft
+from assistant.llm.schema import unbounded_paths
+from assistant.records import FLAG_HIGH_RISK, FLAG_LEAVE_OUT_REQUEST, CaseRecord
+from assistant.templates import get_template
+from assistant.transcript import parse_text
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+def test_prompts_share_one_prefix_with_the_task_last_and_bounded_schemas(settings: Settings) -> None:
+    chat = FakeChat()
+    stages: list[tuple[str, float]] = []
+    record = draft(fixture_transcript("attribution_visit.txt"), get_template("sc_contact_note"), chat,
+                   settings=settings, progress=lambda s, f: stages.append((s, f)))
+    extraction = [c for c in chat.calls if c["schema"].get("title") == "notes"]
+    assert extraction, "no extraction call"
+    systems = {c["messages"][0]["content"] for c in extraction}
+    assert len(systems) == 1, "every extraction call must reuse the same system prefix (KV cache)"
+    system = systems.pop()
+    assert system.index("<transcript>") < system.index("</transcript>")
+    assert "[4] Leanne Hart (mother): Honestly, I've been feeling really low" in system
+    for call in chat.calls:
+        assert call["messages"][-1]["role"] == "user"
+        assert call["max_tokens"] and call["stop"], "max_tokens and stop strings are always set"
+        assert unbounded_paths(call["schema"]) == []
+    for call in extraction:
+        for prop in call["schema"]["properties"].values():
+            assert "analysis" not in prop["properties"]["s"]["enum"]  # human_only never offered
+    fractions = [f for _, f in stages]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert record.provenance.prompt_versions == {"extract": "extract_v1", "summary": "summary_v1"}
+    assert record.provenance.llm_model == "fake-model" and record.provenance.seed == settings.llm_seed
+    assert {"participants", "detectors", "extract", "verify", "summary", "total"} <= set(record.provenance.timings_s)
+    CaseRecord.model_validate_json(record.model_dump_json())
+
+
+def test_screen_is_written_by_code_as_a_denial_and_unsupported_risk_is_flagged(settings: Settings) -> None:
+    t = fixture_transcript("attribution_visit.txt")
+    # The fake model claims self-harm on the mother's low-mood line: verification must flag it.
+    chat = FakeChat(notes={4: "Leanne Hart has been self-harming since Christmas."})
+    record = draft(t, get_template("sc_contact_note"), chat, settings=settings)
+    statements = record.statements()
+    screen = [st for st in statements if 5 in st.evidence and 6 in st.evidence]
+    assert len(screen) == 1
+    assert "said no" in screen[0].text and not screen[0].flags
+    invented = next(st for st in statements if "self-harming" in st.text)
+    assert FLAG_HIGH_RISK in invented.flags
+    # The screen lines are never sent to the model as lines to write notes for.
+    asked = {k for c in chat.calls if c["schema"].get("title") == "notes" for k in c["schema"]["properties"]}
+    assert "5" not in asked and "6" not in asked
+    assert invented.id not in record.summary_evidence
+
+
+def test_injection_is_redacted_from_the_prompt_and_kept_as_attributed_speech(settings: Settings) -> None:
+    chat = FakeChat()
+    record = draft(fixture_transcript("injection_visit.txt"), get_template("sc_contact_note"), chat,
+                   settings=settings)
+    for call in chat.calls:
+        for m in call["messages"]:
+            assert "ignore previous instructions" not in m["content"].lower()
+    system = chat.calls[0]["messages"][0]["content"]
+    assert REDACTED in system
+    quoted = [st for st in record.statements() if "ignore previous instructions" in st.text.lower()]
+    assert len(quoted) == 1
+    assert quoted[0].attributed_to == "Dean Cole" and quoted[0].kind == "quote"
+    assert FLAG_LEAVE_OUT_REQUEST in quoted[0].flags and not quoted[0].exportable
+
+
+def test_amounts_the_model_drops_are_added_from_the_transcript(settings: Settings) -> None:
+    chat = FakeChat(notes={9: "Dean Cole is behind with the rent."})
+    record = draft(fixture_transcript("injection_visit.txt"), get_template("sc_contact_note"), chat,
+                   settings=settings)
+    texts = " ".join(st.text for st in record.statements())
+    assert "£820" in texts
+
+
+def test_model_failure_falls_back_to_extractive(settings: Settings) -> None:
+    chat = FakeChat(fail=True)
+    record = draft(fixture_transcript("attribution_visit.txt"), get_template("sc_contact_note"), chat,
+                   settings=settings)
+    assert FLAG_LLM_FALLBACK in record.flags
+    assert len([c for c in chat.calls if c["schema"].get("title") == "notes"]) <= 2  # gives up quickly
+    assert record.statements() and all(st.evidence for st in record.statements())
+    assert any("fell back" in n for n in record.provenance.notes)
+
+
+def test_too_short_input_makes_no_call_and_invents_nothing(settings: Settings) -> None:
+    chat = FakeChat()
+    t = parse_text("Sam: Hello.\nLeanne: Hi, come in. Kai is at school.\n")
+    record = draft(t, get_template("sc_contact_note"), chat, settings=settings)
+    assert chat.calls == []
+    assert FLAG_TOO_SHORT in record.flags
+    assert record.statements() == [] and record.summary == ""
+    assert {s.status for s in record.sections} == {"not_discussed", "human_only"}
+    assert any("too short" in n for n in record.provenance.notes)
+
+
+def test_extractive_engine_quotes_the_transcript_verbatim(settings: Settings) -> None:
+    t = fixture_transcript("attribution_visit.txt")
+    record = draft(t, get_template("sc_contact_note"), None, engine="extractive", settings=settings)
+    assert record.provenance.engine == "extractive" and record.provenance.llm_model is None
+    assert record.statements()
+    for st in record.statements():
+        for sid in st.evidence:
+            assert t.segment(sid) is not None
+    assert any("extractive scoring" in n for n in record.provenance.notes)
+    assert record.section("analysis").status == "human_only"
+
+
+def test_typed_single_author_notes_ask_the_model_whose_view_it_is(settings: Settings) -> None:
+    notes = ("Present: Jo Bloggs (mother), Alfie Bloggs (child)\n\n"
+             + "Home visit to see Alfie. Jo said she has been feeling tired and low since her partner left. "
+             * 10)
+    t = parse_text(notes)
+    chat = FakeChat()
+    draft(t, get_template("sc_contact_note"), chat, settings=settings, worker="author")
+    call = next(c for c in chat.calls if c["schema"].get("title") == "notes")
+    entry = next(iter(call["schema"]["properties"].values()))
+    assert entry["properties"]["w"]["enum"] == ["Jo Bloggs", "Alfie Bloggs", "author"]
+
+
+def test_summary_keeps_only_sentences_its_cited_statements_support(settings: Settings) -> None:
+    t = fixture_transcript("attribution_visit.txt")
+    probe = draft(t, get_template("sc_contact_note"), FakeChat(
+        notes={4: "Leanne Hart has been feeling really low since Christmas and is not sleeping."}), settings=settings)
+    mood = next(st.id for st in probe.statements() if 4 in st.evidence and not st.flags)
+    chat = FakeChat(
+        notes={4: "Leanne Hart has been feeling really low since Christmas and is not sleeping."},
+        summary=[("Leanne Hart has been feeling low since Christmas and is not sleeping.", [mood]),
+                 ("Kai has been feeling really low since Christmas.", [mood]),  # misattributed
+                 ("Leanne Hart has been self-harming since Christmas.", [mood])])  # not in the notes
+    record = draft(t, get_template("sc_contact_note"), chat, settings=settings)
+    assert record.summary == "Leanne Hart has been feeling low since Christmas and is not sleeping."
+    assert record.summary_evidence == [mood]
+    assert len(record.extra["drafting"]["summary_dropped"]) == 2

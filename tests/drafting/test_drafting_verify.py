@@ -1,0 +1,106 @@
+"""Deterministic verification: support, names, high-risk terms, polarity, attribution. No model."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.drafting.participants import identify_participants
+from assistant.drafting.verify import FLAG_MISATTRIBUTED, gather_evidence, support_score, verify_statement
+from assistant.records import (
+    FLAG_BAD_EVIDENCE,
+    FLAG_HIGH_RISK,
+    FLAG_POLARITY,
+    FLAG_UNKNOWN_PERSON,
+    FLAG_UNSUPPORTED,
+    Statement,
+)
+from assistant.templates import get_template
+from assistant.transcript import parse_text
+
+VISIT = parse_text(
+    "Present: Sam (social worker), Leanne (mother), Kai (child, son of Leanne)\n"
+    "Sam: Have you had any thoughts of harming yourself?\n"
+    "Leanne: No, nothing like that.\n"
+    "Sam: How have you been feeling?\n"
+    "Leanne: I've been feeling really low since Christmas. My sister Donna helps with the school run.\n"
+    "Sam: Is the rent OK?\n"
+    "Leanne: We're £640 behind and the police came round on Thursday. He's been fighting at school.\n"
+    "Sam: Is he taking his medicine?\n"
+    "Leanne: Yes, melatonin 2mg at night.\n"
+)
+CAST = identify_participants(VISIT, get_template("sc_contact_note"))
+
+
+def check(text: str, evidence: list[int], kind: str = "reported") -> Statement:
+    return verify_statement(Statement(text=text, evidence=evidence, kind=kind), VISIT, CAST)  # type: ignore[arg-type]
+
+
+def test_well_supported_statements_carry_no_flags() -> None:
+    for text, ev in [
+        ("Leanne has been feeling low since Christmas.", [3]),
+        ("Leanne's sister Donna helps with the school run.", [3]),
+        ("Leanne is £640 behind on the rent and the police came round on Thursday.", [5]),
+        ("Leanne said Kai takes melatonin 2mg at night.", [6, 7]),
+    ]:
+        st = check(text, ev)
+        assert st.flags == [], (text, st.flags, st.support)
+        assert st.support is not None and st.support >= 0.5
+
+
+@pytest.mark.parametrize("text, ev", [
+    ("Leanne is £600 behind on the rent.", [5]),  # wrong number
+    ("Leanne said Kai takes sertraline 2mg at night.", [6, 7]),  # wrong medicine
+    ("Leanne is behind on the rent since Friday.", [5]),  # a day not said
+    ("Leanne enjoys gardening and cooking with friends.", [3]),  # drifted away from the line
+])
+def test_weak_or_contradicted_support_is_unsupported(text: str, ev: list[int]) -> None:
+    assert FLAG_UNSUPPORTED in check(text, ev).flags
+
+
+def test_missing_evidence_id_is_flagged() -> None:
+    st = check("Leanne has been feeling low.", [3, 99])
+    assert FLAG_BAD_EVIDENCE in st.flags
+    assert FLAG_UNSUPPORTED in check("Leanne has been feeling low.", []).flags
+
+
+def test_person_not_present_and_not_cited_is_flagged() -> None:
+    assert FLAG_UNKNOWN_PERSON in check("Leanne's sister Marie helps with the school run.", [3]).flags
+    assert FLAG_UNKNOWN_PERSON not in check("Leanne's sister Donna helps with the school run.", [3]).flags
+
+
+def test_high_risk_term_without_support_is_flagged() -> None:
+    st = check("Leanne has been feeling low and has been self-harming.", [3])
+    assert FLAG_HIGH_RISK in st.flags
+    assert FLAG_HIGH_RISK in check("Kai was hit with a knife at school.", [5]).flags
+    # police is in the cited segment: no high-risk flag
+    assert FLAG_HIGH_RISK not in check("The police came round on Thursday.", [5]).flags
+
+
+def test_denied_screen_cannot_become_a_disclosure() -> None:
+    assert FLAG_POLARITY in check("Leanne has had thoughts of harming herself.", [0, 1]).flags
+    denial = check("Leanne said she has had no thoughts of harming herself.", [0, 1])
+    assert FLAG_POLARITY not in denial.flags and FLAG_HIGH_RISK not in denial.flags
+
+
+def test_a_bare_question_is_not_a_fact() -> None:
+    assert FLAG_POLARITY in check("Leanne has thoughts of harming herself.", [0]).flags
+    assert FLAG_POLARITY not in check("Sam asked Leanne about thoughts of harming herself.", [0]).flags
+
+
+def test_speaker_state_given_to_someone_else_is_misattributed() -> None:
+    assert FLAG_MISATTRIBUTED in check("Kai has been feeling really low since Christmas.", [3]).flags
+    assert FLAG_MISATTRIBUTED not in check("Kai's mother has been feeling low since Christmas.", [3]).flags
+    # "He's been fighting" is about someone else: attributing it to Kai is allowed
+    assert FLAG_MISATTRIBUTED not in check("Kai has been fighting at school.", [5]).flags
+
+
+def test_support_score_counts_content_words_and_numbers() -> None:
+    ev = gather_evidence([VISIT.segments[5]], CAST)
+    assert support_score("Leanne is £640 behind.", ev) == 1.0
+    assert support_score("Leanne is £641 behind.", ev) < 0.5
+
+
+def test_verification_is_idempotent() -> None:
+    once = check("Leanne has been feeling low and has been self-harming.", [3])
+    twice = verify_statement(once, VISIT, CAST)
+    assert twice.flags == once.flags

@@ -1,0 +1,38 @@
+"""Fixtures for the job tests: real services (skip loudly outside CI, fail in CI) and a synthetic visit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from jobs_services import postgres_problem, redis_problem, temp_postgres_database, temp_redis_database
+from support import require
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    problem = postgres_problem()
+    require(problem is None, problem or "")
+    with temp_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    problem = redis_problem()
+    require(problem is None, problem or "")
+    with temp_redis_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def visit_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 70 s of a two-voice home visit (espeak-ng), long enough (>150 words) to be drafted."""
+    from assistant.audio.synth import VISIT_SCRIPT, have_tools, synthesise_dialogue
+
+    missing = have_tools()
+    require(not missing, f"{', '.join(missing)} not installed (apt-get install espeak-ng sox)")
+    path = tmp_path_factory.mktemp("audio") / "visit.wav"
+    synthesise_dialogue(path, VISIT_SCRIPT[:12])
+    return path
