@@ -38,7 +38,7 @@ def test_assembly_is_atomic_and_checked(tmp_path: Path, monkeypatch: pytest.Monk
     blobs = [b"abc" * 1000, b"def" * 1000]
     good = hashlib.sha256(b"".join(blobs)).hexdigest()
     monkeypatch.syspath_prepend(str(tmp_path / "pkg"))
-    settings = Settings(data_dir=tmp_path / "d")
+    settings = Settings(data_dir=tmp_path / "d", models_cache_dir=tmp_path / "models")
 
     monkeypatch.setitem(models.MODELS, "fake", _fake_spec(tmp_path, blobs, good))
     path = models.model_path("fake", settings)
@@ -50,7 +50,7 @@ def test_assembly_is_atomic_and_checked(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_checksum_mismatch_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(tmp_path / "pkg"))
-    settings = Settings(data_dir=tmp_path / "d")
+    settings = Settings(data_dir=tmp_path / "d", models_cache_dir=tmp_path / "models")
     monkeypatch.setitem(models.MODELS, "fake", _fake_spec(tmp_path, [b"x", b"y"], "0" * 64))
     with pytest.raises(models.ModelError, match="expected 0000"):
         models.model_path("fake", settings)

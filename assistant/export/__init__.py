@@ -1,6 +1,6 @@
 """Exports of a case record: .docx, Markdown, plain text, JSON and FHIR R4 DocumentReference.
 
-Every export carries the provenance line ("AI-assisted draft — not reviewed" until approved) and the
+Every export carries the provenance line ("DRAFT — not approved. AI-assisted draft — not reviewed" until approved) and the
 template's notice; statements carrying a flag that no person has kept are left out (JSON excepted: it is the
 full record). Text is stripped of characters XML cannot hold.
 """
@@ -21,11 +21,14 @@ def clean(text: str) -> str:
     return _XML_INVALID.sub("", text or "")
 
 
+NOT_APPROVED = "DRAFT — not approved. AI-assisted draft — not reviewed"
+
+
 def provenance_line(record: CaseRecord) -> str:
     if record.state == "approved" and record.approved_by:
         when = record.approved_at.strftime("%d %B %Y") if record.approved_at else "an unrecorded date"
         return f"AI-assisted draft, reviewed by {clean(record.approved_by)} on {when}"
-    return "AI-assisted draft — not reviewed"
+    return NOT_APPROVED
 
 
 def template_for(record: CaseRecord) -> Template | None:

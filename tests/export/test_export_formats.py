@@ -53,8 +53,8 @@ def test_docx_opens_with_sections_citations_and_provenance() -> None:
     assert "Knee pain for two weeks. — Patient [1]" in text
     assert "suicidal" not in text  # flagged and not kept: left out
     assert "NOT A WITNESS STATEMENT" in text
-    assert "AI-assisted draft — not reviewed" in text
-    assert doc.sections[0].footer.paragraphs[0].text == "AI-assisted draft — not reviewed"
+    assert "DRAFT — not approved. AI-assisted draft — not reviewed" in text
+    assert doc.sections[0].footer.paragraphs[0].text == "DRAFT — not approved. AI-assisted draft — not reviewed"
 
 
 def test_kept_flagged_statement_is_exported_and_approval_changes_the_provenance_line() -> None:
@@ -75,7 +75,7 @@ def test_markdown_and_text_mark_not_discussed_and_human_only() -> None:
     txt = render_text(record)
     assert "WORKER'S ANALYSIS\n[To be completed by the worker]" in txt
     assert "Not discussed." in txt and "[1]" not in txt
-    assert txt.rstrip().endswith("AI-assisted draft — not reviewed")
+    assert txt.rstrip().endswith("DRAFT — not approved. AI-assisted draft — not reviewed")
 
 
 def test_consult_note_text_uses_aci_headers_and_skips_empty_sections() -> None:
