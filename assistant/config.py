@@ -48,7 +48,7 @@ class Settings(BaseSettings):
         default=8, ge=1, le=20, description="Most speakers the diariser will find when it estimates the number."
     )
     diarise_threshold: float = Field(
-        default=0.3, gt=0.0, lt=1.0,
+        default=0.25, gt=0.0, lt=1.0,
         description="Cosine distance at which voice clusters stop merging when the number of speakers is "
         "estimated (lower finds more speakers).",
     )

@@ -185,15 +185,22 @@ def _holder(cluster: Cluster, job_id: str) -> WorkerProcess | None:
 def test_worker_killed_mid_job_the_other_worker_completes_it_exactly_once(
     cluster: Cluster, visit_wav: Path
 ) -> None:
-    job_id = cluster.upload(visit_wav)
-    deadline = time.monotonic() + 120
-    while True:  # kill early in the transcription (progress runs 0 -> 0.5 while transcribing)
-        job = cluster.api.get(f"/api/jobs/{job_id}").json()
-        victim = _holder(cluster, job_id)
-        if victim and job["stage"] == "transcribing" and job["progress"] < 0.3:
+    victim = None
+    for _ in range(3):  # a warm worker can transcribe fast: if we miss the window, try another upload
+        job_id = cluster.upload(visit_wav)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # progress runs 0 -> 0.5 while transcribing
+            job = cluster.api.get(f"/api/jobs/{job_id}").json()
+            holder = _holder(cluster, job_id)
+            if holder and job["stage"] == "transcribing" and job["progress"] < 0.4:
+                victim = holder
+                break
+            if job["progress"] >= 0.4 or job["state"] in ("done", "failed"):
+                break  # missed it
+            time.sleep(0.05)
+        if victim:
             break
-        assert time.monotonic() < deadline and job["progress"] < 0.3, f"missed the transcription: {job}"
-        time.sleep(0.05)
+    assert victim is not None, "never caught a job mid-transcription"
     victim.kill9()  # SIGKILL to the worker's whole process group: no goodbye, no ack
     survivor = next(w for w in cluster.workers if w is not victim)
 
@@ -206,7 +213,7 @@ def test_worker_killed_mid_job_the_other_worker_completes_it_exactly_once(
                             .where(RecordVersion.record_id == records[0].id))
         assert versions == 1
     log = survivor.log()
-    assert f"job {job_id}: previous transcribing attempt was lost" in log
+    assert f"job {job_id}: previous transcribing attempt was lost" in log, log[-3000:]
     assert f"job {job_id}: draft stage -> done" in log
     assert victim.proc.poll() is not None
 

@@ -40,6 +40,11 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_audit_head"),
     )
+    # The head row exists from the start, so an append only ever UPDATEs it: concurrent first appends on
+    # PostgreSQL queue on its row lock instead of racing to INSERT it.
+    head = sa.table("audit_head", sa.column("id", sa.Integer), sa.column("seq", sa.Integer),
+                    sa.column("hash", sa.String))
+    op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": "0" * 64}])
 
 
 def downgrade() -> None:
