@@ -80,10 +80,13 @@ test: models system-deps test-data
 lint: install
 	$(BIN)/ruff check assistant evals tests benchmarks samples
 
+# Each benchmark merges its section into bench/results.json (speed is measured here, never asserted in tests).
+BENCHMARKS := asr queue load diarise
 bench: models system-deps
 	mkdir -p bench
-	$(BIN)/python -m benchmarks.asr
-	$(BIN)/python -m benchmarks.load
+	for b in $(BENCHMARKS); do \
+	  if [ -f benchmarks/$$b.py ]; then $(BIN)/python -m benchmarks.$$b || exit 1; fi; \
+	done
 
 eval: models
 	$(BIN)/assistant eval run --dataset samples --limit 3 --fresh
