@@ -4,7 +4,13 @@ A real `assistant serve` on a free loopback port with a fresh data dir (never an
 real transcription runs in the background (Whisper on a speech recording), 50 clients upload a 1 MB WAV at
 once and 200 job-status polls run alongside. Reports p50/p95/max latency of each kind of request and every
 error (non-2xx or transport failure). Target (issue 8): 0 errors, upload p95 < 250 ms while a transcription
-runs. The `api` section of bench/results.json is replaced (key `api.upload_p95_ms`); other sections are kept.
+runs. The same 50 uploads are then repeated with at most 4 in flight (`upload_paced`: a busy office rather
+than a burst). The `api` section of bench/results.json is replaced (key `api.upload_p95_ms`: the burst);
+other sections are kept.
+
+Each accepted upload costs the server real work before its 202 (multipart parsing, SHA-256, probe, decoding
+the first second, the move into the store, the database commit with its audit entry), so a burst of 50 on
+two cores that Whisper is also using queues: burst p95 is roughly 50 x that per-upload cost / cores.
 
 Bounded: the uploaded files are silence (their jobs use the extractive engine and cost little), and the
 server is stopped as soon as the measurements are taken.
@@ -49,13 +55,20 @@ def silence_wav(size: int) -> bytes:
     return buf.getvalue()
 
 
-def speech_recording(tmp: Path) -> Path | None:
-    """Something for Whisper to transcribe during the load: jfk.wav if present, else espeak-ng speech."""
+def speech_recording(tmp: Path, seconds: float = 120.0) -> Path | None:
+    """Speech that keeps Whisper busy for the whole measurement: jfk.wav repeated to `seconds` if present,
+    else espeak-ng speech."""
     test_data = Path(os.environ.get("ASSISTANT_TEST_DATA_DIR", REPO_ROOT / ".cache" / "test-data"))
-    if (test_data / "jfk.wav").is_file():
-        return test_data / "jfk.wav"
     out = tmp / "speech.wav"
-    text = "This is a short recording used to keep the transcription engine busy during the load test. " * 6
+    if (test_data / "jfk.wav").is_file():
+        with wave.open(str(test_data / "jfk.wav"), "rb") as src:
+            params, frames = src.getparams(), src.readframes(src.getnframes())
+        repeats = max(1, math.ceil(seconds / (params.nframes / params.framerate)))
+        with wave.open(str(out), "wb") as dst:
+            dst.setparams(params)
+            dst.writeframes(frames * repeats)
+        return out
+    text = "This is a recording used to keep the transcription engine busy during the load test. " * 30
     try:
         subprocess.run(["espeak-ng", "-s", "150", "-w", str(out), text], check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError):
@@ -103,7 +116,9 @@ async def _timed(
     return elapsed, "", r.json() if r.headers.get("content-type", "").startswith("application/json") else None
 
 
-async def run_load(base: str, upload: bytes, uploads: int, polls: int, poll_job: str) -> dict[str, Any]:
+async def run_load(
+    base: str, upload: bytes, uploads: int, polls: int, poll_job: str, paced: int = 4
+) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=uploads + 20, max_keepalive_connections=uploads + 20)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits, trust_env=False) as client:
         async def one_upload(i: int) -> tuple[float | None, str, Any]:
@@ -123,11 +138,22 @@ async def run_load(base: str, upload: bytes, uploads: int, polls: int, poll_job:
         started = time.perf_counter()
         results = await asyncio.gather(*(one_upload(i) for i in range(uploads)), *(poller() for _ in range(10)))
         wall = time.perf_counter() - started
+
+        # The same uploads again, at most `paced` in flight: a busy office rather than a burst.
+        gate = asyncio.Semaphore(paced)
+
+        async def gated(i: int) -> tuple[float | None, str, Any]:
+            async with gate:
+                return await one_upload(i)
+
+        paced_results = await asyncio.gather(*(gated(i) for i in range(uploads)))
     up = results[:uploads]
     polled = [x for group in results[uploads:] for x in group]  # type: ignore[union-attr]
     return {
         "upload": summary([t for t, e, _ in up if t is not None], [e for t, e, _ in up if t is None]),
         "poll": summary([t for t, e, _ in polled if t is not None], [e for t, e, _ in polled if t is None]),
+        "upload_paced": {"in_flight": paced, **summary([t for t, e, _ in paced_results if t is not None],
+                                                         [e for t, e, _ in paced_results if t is None])},
         "wall_s": round(wall, 2),
     }
 
@@ -198,7 +224,7 @@ def measure(uploads: int, polls: int, size: int) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 proc.kill()
     p95 = result["upload"]["p95_ms"]
-    errors = result["upload"]["errors"] + result["poll"]["errors"]
+    errors = result["upload"]["errors"] + result["poll"]["errors"] + result["upload_paced"]["errors"]
     return {
         "description": f"{uploads} concurrent uploads of a {size // 1024} KB WAV plus {polls} job-status polls "
                        "against `assistant serve` on loopback, while a real transcription runs",
@@ -209,8 +235,10 @@ def measure(uploads: int, polls: int, size: int) -> dict[str, Any]:
         "errors": errors,
         "target": {"errors": 0, "upload_p95_ms": TARGET_P95_MS},
         "meets_target": errors == 0 and p95 is not None and p95 < TARGET_P95_MS,
+        "upload_paced_p95_ms": result["upload_paced"]["p95_ms"],
         "upload": result["upload"],
         "poll": result["poll"],
+        "upload_paced": result["upload_paced"],
         "wall_s": result["wall_s"],
         "background_transcription": background,
         "load_average": {"before": [round(x, 2) for x in load_before],
@@ -248,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = measure(args.uploads, args.polls, args.size)
     merge_results(args.out, "api", data)
-    print(json.dumps({k: data[k] for k in ("upload_p50_ms", "upload_p95_ms", "poll_p50_ms", "poll_p95_ms",
-                                           "errors", "meets_target")}, indent=2))
+    print(json.dumps({k: data[k] for k in ("upload_p50_ms", "upload_p95_ms", "upload_paced_p95_ms", "poll_p50_ms",
+                                           "poll_p95_ms", "errors", "meets_target")}, indent=2))
     print(f"api section written to {args.out}")
     return 0
 

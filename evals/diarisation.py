@@ -172,3 +172,124 @@ def score_transcript(reference: Sequence[RefUtterance], transcript: object,
     d = der(ref_turns, hyp_turns, collar=collar)
     w = wder([(u.speaker, u.text) for u in reference], [(s.speaker, s.text) for s in segments])
     return {"der": d.model_dump(), "wder": w.model_dump()}
+
+
+# -- evaluation on the samples: `python -m evals.diarisation` ----------------------------------------
+
+
+class _FixedTurns:
+    """A `Diariser` that hands back turns computed already (so one embedding pass serves DER and WDER)."""
+
+    def __init__(self, turns: list, description: dict[str, object]) -> None:
+        self._turns = turns
+        self._description = description
+
+    def diarise(self, samples: object, *, speakers: int | None = None, max_speakers: int | None = None) -> list:
+        return self._turns
+
+    def describe(self) -> dict[str, object]:
+        return self._description
+
+
+def sample_audio(samples_dir: Path, audio_name: str = "audio.opus") -> list[tuple[str, Path, Path]]:
+    """(id, audio, reference) for every sample with speech audio and a timed reference."""
+    out = []
+    for ref in sorted(Path(samples_dir).glob("*/audio_segments.json")):
+        audio = ref.parent / audio_name
+        if audio.is_file() and load_reference(ref):
+            out.append((ref.parent.name, audio, ref))
+    return out
+
+
+def evaluate_recording(
+    audio: Path, reference: Sequence[RefUtterance], settings: object, *, model: str | None = None,
+    with_wder: bool = True, collar: float = 0.25,
+) -> dict[str, object]:
+    """DER with the number of speakers known and estimated, and (with ``with_wder``) WDER of the
+    transcription stage's output with the number known, for one mono recording."""
+    import time
+
+    from assistant.audio import decode
+    from assistant.diarise import EmbeddingDiariser
+    from assistant.transcribe import WhisperTranscriber
+
+    samples = decode(audio, mono=True).samples
+    duration = len(samples) / 16_000
+    ref_turns = [(u.start, u.end, u.speaker) for u in reference]
+    people = len({u.speaker for u in reference})
+    diariser = EmbeddingDiariser(settings)  # type: ignore[arg-type]
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    regions, windows, embeddings = diariser.analyse(samples)
+    known = diariser.turns(regions, windows, embeddings, speakers=people)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    estimated = diariser.turns(regions, windows, embeddings)
+    row: dict[str, object] = {
+        "speakers": people,
+        "seconds": round(duration, 1),
+        "diarise_wall_s": round(wall, 2),
+        "diarise_cpu_s": round(cpu, 2),
+        "der_known": der(ref_turns, [(t.start, t.end, t.speaker) for t in known], collar=collar).model_dump(),
+        "der_estimated": der(ref_turns, [(t.start, t.end, t.speaker) for t in estimated],
+                             collar=collar).model_dump(),
+    }
+    if with_wder:
+        stage_settings = settings.model_copy(update={"diarise": "auto"})  # type: ignore[attr-defined]
+        transcriber = WhisperTranscriber(stage_settings, model, diariser=_FixedTurns(known, diariser.describe()))
+        transcript = transcriber.transcribe(samples, speakers=people)
+        row["wder"] = wder([(u.speaker, u.text) for u in reference],
+                           [(s.speaker, s.text) for s in transcript.segments]).model_dump()
+        row["asr_model"] = transcript.asr.get("model")
+    return row
+
+
+def summarise(rows: dict[str, dict[str, object]]) -> dict[str, object]:
+    """Mean DER/WDER by number of speakers (2, 3, 4+)."""
+    groups: dict[str, list[dict[str, object]]] = {}
+    for row in rows.values():
+        n = int(row["speakers"])  # type: ignore[call-overload]
+        groups.setdefault(str(n) if n < 4 else "4+", []).append(row)
+    out: dict[str, object] = {}
+    for key, members in sorted(groups.items()):
+        entry: dict[str, object] = {"recordings": len(members)}
+        for metric in ("der_known", "der_estimated"):
+            entry[f"mean_{metric}"] = round(float(np.mean([m[metric]["der"] for m in members])), 4)  # type: ignore[index]
+        wders = [m["wder"]["wder"] for m in members if "wder" in m]  # type: ignore[index]
+        if wders:
+            entry["mean_wder"] = round(float(np.mean(wders)), 4)
+        out[key] = entry
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from assistant.config import REPO_ROOT, get_settings
+
+    parser = argparse.ArgumentParser(prog="python -m evals.diarisation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=Path, default=REPO_ROOT / "samples")
+    parser.add_argument("--audio", default="audio.opus", help="which rendering (audio.opus, audio_telephone.opus...)")
+    parser.add_argument("--only", action="append", metavar="ID", help="this sample only (repeatable)")
+    parser.add_argument("--model", choices=["base", "tiny.en"], default="tiny.en", help="Whisper model for WDER")
+    parser.add_argument("--no-wder", action="store_true", help="DER only (no Whisper)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "diarisation.json")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    rows: dict[str, dict[str, object]] = {}
+    for sample_id, audio, ref in sample_audio(args.samples, args.audio):
+        if args.only and sample_id not in args.only:
+            continue
+        row = evaluate_recording(audio, load_reference(ref), settings, model=args.model, with_wder=not args.no_wder)
+        rows[sample_id] = row
+        w = row.get("wder")
+        print(f"{sample_id}: {row['speakers']} speakers, DER {row['der_known']['der']:.3f} known / "  # type: ignore[index]
+              f"{row['der_estimated']['der']:.3f} estimated ({row['der_estimated']['hypothesis_speakers']} found)"  # type: ignore[index]
+              + (f", WDER {w['wder']:.3f}" if w else ""), flush=True)  # type: ignore[index]
+    result = {"audio": args.audio, "collar": 0.25, "samples": rows, "summary": summarise(rows)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result["summary"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

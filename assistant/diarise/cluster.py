@@ -41,18 +41,18 @@ def cluster(
     weights: np.ndarray | None = None,
     *,
     speakers: int | None = None,
-    threshold: float = 0.3,
+    threshold: float = 0.25,
     max_speakers: int = 8,
     min_share: float = 0.04,
 ) -> np.ndarray:
     """Cluster index per embedding, by average-linkage agglomeration on cosine distance.
 
-    With ``speakers`` known: the tree is cut at the fewest clusters that give that many clusters each
-    holding at least ``min_share`` of the speech (``weights``: seconds per window); the leftovers (odd
-    windows: a laugh, a cough, a window across a turn change) join their nearest cluster. Cutting at
-    exactly ``speakers`` clusters instead lets one outlier take a speaker's place and merges two real
-    voices. Otherwise merging stops at cosine distance ``threshold``, and then small clusters are folded
-    in the same way; at most ``max_speakers`` remain."""
+    Merging stops at cosine distance ``threshold``; clusters holding less than ``min_share`` of the
+    speech (``weights``: seconds per window) are odd windows (a laugh, a cough, a window across a turn
+    change) and join their nearest cluster; at most ``max_speakers`` remain. With ``speakers`` known,
+    the result is brought to that many: the smallest clusters fold into their nearest, or, with too
+    few, the tree is cut lower. (Cutting the tree at exactly ``speakers`` clusters from the start lets
+    one outlier take a speaker's place and merges two real voices.)"""
     from scipy.cluster.hierarchy import fcluster
 
     n = len(embeddings)
@@ -62,18 +62,20 @@ def cluster(
         return np.zeros(n, dtype=int)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     tree = _average_linkage(embeddings)
-    if speakers:
-        target = min(speakers, n)
-        labels = fcluster(tree, target, criterion="maxclust") - 1
-        for count in range(target, min(n, target + 4 * max(target, 2)) + 1):
-            candidate = fcluster(tree, count, criterion="maxclust") - 1
-            if _big_clusters(candidate, w, min_share) >= target:
+    labels = absorb_small(embeddings, fcluster(tree, threshold, criterion="distance") - 1, w, min_share)
+    if not speakers:
+        return _fold_to(embeddings, labels, w, max_speakers)
+    target = min(speakers, n)
+    if int(labels.max()) + 1 < target:
+        # Fewer voices than people: cut the tree lower until enough clusters hold real speech (a
+        # quiet participant may have said little, so the bar is lower than when estimating).
+        for count in range(target, min(n, 4 * target + 4) + 1):
+            candidate = absorb_small(embeddings, fcluster(tree, count, criterion="maxclust") - 1, w,
+                                     min_share / 4)
+            if int(candidate.max()) + 1 >= target:
                 labels = candidate
                 break
-        return _fold_to(embeddings, labels, w, target)
-    labels = fcluster(tree, threshold, criterion="distance") - 1
-    labels = absorb_small(embeddings, labels, w, min_share)
-    return _fold_to(embeddings, labels, w, max_speakers)
+    return _fold_to(embeddings, labels, w, target)
 
 
 def _shares(labels: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -10,18 +10,21 @@ import numpy as np
 
 from assistant.config import Settings, get_settings
 from assistant.diarise.base import SpeakerTurn
-from assistant.diarise.cluster import cluster, refine, sliding_windows, turns_from_windows
+from assistant.diarise.cluster import Region, cluster, refine, sliding_windows, turns_from_windows
 from assistant.diarise.encoder import MODEL_ID, SAMPLE_RATE, shared_encoder
 
 WINDOW_SECONDS = 1.6  # the encoder's training length
 HOP_SECONDS = 0.4
-MIN_SPEAKER_SHARE = 0.04  # a "speaker" with under 4 % of the speech is folded into the nearest one
+# A "speaker" with less of the speech than this is odd windows, folded into the nearest voice. With the
+# number of people known, a quiet one (a child saying a few words) may hold little, so the bar is lower.
+MIN_SHARE_ESTIMATED = 0.04
+MIN_SHARE_KNOWN = 0.02
 VAD_MIN_SILENCE_MS = 250  # turn changes in conversation are short pauses: keep them as region edges
 VAD_PAD_MS = 100
 VAD_MAX_REGION_S = 30.0
 
 
-def speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
+def speech_regions(samples: np.ndarray) -> list[Region]:
     """Speech stretches (seconds) from the Silero VAD model that ships inside faster-whisper."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
@@ -54,6 +57,15 @@ class EmbeddingDiariser:
     def diarise(
         self, samples: np.ndarray, *, speakers: int | None = None, max_speakers: int | None = None
     ) -> list[SpeakerTurn]:
+        regions, windows, embeddings = self.analyse(samples)
+        t0 = time.perf_counter()
+        turns = self.turns(regions, windows, embeddings, speakers=speakers, max_speakers=max_speakers)
+        self.last_timing["cluster_s"] = time.perf_counter() - t0
+        return turns
+
+    def analyse(self, samples: np.ndarray) -> tuple[list[Region], list[Region], np.ndarray]:
+        """The model half of `diarise`: speech regions, windows and their embeddings (which evaluation
+        can cluster more than one way)."""
         x = np.asarray(samples, dtype=np.float32)
         if x.ndim != 1:
             raise ValueError("diarisation takes one channel; mix down or use the per-channel path")
@@ -63,15 +75,13 @@ class EmbeddingDiariser:
         windows = sliding_windows(regions, WINDOW_SECONDS, HOP_SECONDS)
         encoder = shared_encoder(self.settings.cpu_threads(self.settings.whisper_threads))
         embeddings = encoder.embed(x, windows)
-        t2 = time.perf_counter()
-        turns = self.turns(regions, windows, embeddings, speakers=speakers, max_speakers=max_speakers)
-        self.last_timing = {"vad_s": t1 - t0, "embed_s": t2 - t1, "cluster_s": time.perf_counter() - t2}
-        return turns
+        self.last_timing = {"vad_s": t1 - t0, "embed_s": time.perf_counter() - t1}
+        return regions, windows, embeddings
 
     def turns(
         self,
-        regions: list[tuple[float, float]],
-        windows: list[tuple[float, float]],
+        regions: list[Region],
+        windows: list[Region],
         embeddings: np.ndarray,
         *,
         speakers: int | None = None,
@@ -83,7 +93,7 @@ class EmbeddingDiariser:
         cap = max_speakers or self.settings.diarise_max_speakers
         weights = np.array([e - s for s, e in windows])
         labels = cluster(embeddings, weights, speakers=speakers, threshold=self.threshold, max_speakers=cap,
-                         min_share=MIN_SPEAKER_SHARE)
+                         min_share=MIN_SHARE_KNOWN if speakers else MIN_SHARE_ESTIMATED)
         labels = refine(embeddings, labels)
         return turns_from_windows(windows, embeddings, labels, regions)
 

@@ -46,6 +46,34 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default): linear to 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    mel = hz / (200.0 / 3)
+    log_part = hz >= 1000.0
+    return np.where(log_part, 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), mel)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
+
+
+def slaney_mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """(n_mels, 1 + n_fft // 2) triangular filters with Slaney area normalisation: the same matrix as
+    `librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)` (which Resemblyzer was trained with),
+    without importing librosa (numba, llvmlite: about 150 MB of memory)."""
+    fft_freqs = np.linspace(0.0, sr / 2.0, 1 + n_fft // 2)
+    mel_freqs = _mel_to_hz(np.linspace(_hz_to_mel(np.array(0.0)), _hz_to_mel(np.array(sr / 2.0)), n_mels + 2))
+    fdiff = np.diff(mel_freqs)
+    ramps = mel_freqs[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_freqs[2:n_mels + 2] - mel_freqs[:n_mels]))[:, None]
+    return weights.astype(np.float32)
+
+
 def _build_network() -> Any:
     import torch
     from torch import nn
@@ -81,9 +109,7 @@ class SpeakerEncoder:
         self.net.eval()
         self.threads = threads
         self._lock = threading.Lock()  # one forward pass at a time: torch already uses every thread
-        import librosa
-
-        self._mel_basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+        self._mel_basis = slaney_mel_basis(SAMPLE_RATE, N_FFT, N_MELS)
 
     def mel(self, samples: np.ndarray) -> np.ndarray:
         """(frames, 40) power mel spectrogram at 10 ms steps, as Resemblyzer computes it (librosa defaults:
@@ -99,7 +125,7 @@ class SpeakerEncoder:
                           return_complex=True).abs().pow(2)
         return (torch.from_numpy(self._mel_basis) @ spec).T.numpy()
 
-    def embed(self, samples: np.ndarray, windows: Sequence[tuple[float, float]], batch: int = 64) -> np.ndarray:
+    def embed(self, samples: np.ndarray, windows: Sequence[tuple[float, float]], batch: int = 256) -> np.ndarray:
         """Unit-length embeddings (n, 256) of ``windows`` ((start, end) seconds) of 16 kHz ``samples``.
 
         The mel spectrogram is computed per window (plus a little context), so memory does not grow with

@@ -136,7 +136,9 @@ def build_units(
         if seg.id in handled:
             continue
         text = texts.get(seg.id, seg.text)
-        if text.strip() == REDACTED or not _content_words(text.replace(REDACTED, "")):
+        if REDACTED in text:
+            text = text.replace(REDACTED, " ")
+        if not _content_words(text):
             continue
         group = cast.group_of(seg.speaker)
         is_worker = cast.worker is not None and cast.name_of(seg.speaker) == cast.worker
@@ -198,7 +200,7 @@ def system_message(prompt: Prompt, template: Template, cast: Cast, window: Windo
 
 
 def task_message(prompt: Prompt, units: list[Unit], cast: Cast, texts: dict[int, str]) -> str:
-    """The lines to write notes for, repeated in full (an answer under its question). Measured on the
+    """The lines to write notes for, repeated in full (an answer with its question). Measured on the
     embedded model: with the line right above the answer it writes third-person notes; given only line
     numbers, or the first words of each line, it copied the lines verbatim in the first person."""
     rows = []
@@ -210,8 +212,8 @@ def task_message(prompt: Prompt, units: list[Unit], cast: Cast, texts: dict[int,
         if u.context_id is not None:
             q = texts.get(u.context_id, "")
             row = f"[{u.key}] {who}, answering [{u.context_id}] \"{q}\": {own}"
-        if u.hints:
-            row += f" (keep: {'; '.join(u.hints)})"
+        # No "(keep: £640)" hints here: measured, the model then wrote the bare amount as the note. Amounts,
+        # dates and numbers a note drops are added from the transcript by `coverage_candidates` instead.
         rows.append(row)
     return prompt.render("task", lines="\n".join(rows))
 
@@ -341,7 +343,10 @@ _FIRST_PERSON_START = re.compile(r"^(?:i|i'm|i've|i'd|i'll|my|we|we're|we've|our
 def clean_note(text: str, name: str) -> str:
     note = " ".join(text.split()).strip().strip('"').strip()
     note = re.sub(r"^(?:note|n)\s*:\s*", "", note, flags=re.I)
-    if not note or _SKIP.match(note) or len(note) < 4:
+    note = note.replace(REDACTED, "").strip()
+    if not note or _SKIP.match(note) or note.startswith("- ") or len(note) < 4:
+        return ""
+    if not content_tokens(note):  # "£400." or "Yes." is not a note (amounts are kept by the coverage check)
         return ""
     if _FIRST_PERSON_START.match(note):  # still in the speaker's own words: keep them as a quote
         return f'{name} said: "{note.rstrip(".")}."'

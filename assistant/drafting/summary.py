@@ -16,7 +16,13 @@ from pydantic import BaseModel, Field
 from assistant import lexicons
 from assistant.drafting.participants import Cast
 from assistant.drafting.prompts import Prompt
-from assistant.drafting.verify import FLAG_MISATTRIBUTED, content_tokens, numbers, verify_statement
+from assistant.drafting.verify import (
+    FLAG_MISATTRIBUTED,
+    content_tokens,
+    numbers,
+    referenced_people,
+    verify_statement,
+)
 from assistant.llm import ChatModel, LLMError
 from assistant.records import FLAG_HIGH_RISK, FLAG_POLARITY, FLAG_UNKNOWN_PERSON, Section, Statement
 from assistant.templates import Template
@@ -86,6 +92,12 @@ def sentence_supported(text: str, cited: list[Statement], transcript: Transcript
     hr = lexicons.high_risk()
     if hr.concepts_in(text) - hr.concepts_in(source):
         return False
+    if cast is not None:
+        # Everyone the sentence refers to (by name or role) must be in the statements it cites: this stops
+        # "the child's sister" written from the mother's "my sister".
+        allowed = {st.attributed_to for st in cited} | referenced_people(source, cast)
+        if referenced_people(text, cast) - allowed:
+            return False
     if transcript is not None and cast is not None:
         evidence = sorted({i for st in cited for i in st.evidence})
         checked = verify_statement(Statement(text=text, evidence=evidence), transcript, cast)
@@ -115,8 +127,14 @@ def extractive_summary(sections: list[Section], limit: int = 4) -> SummaryResult
 
 
 def _first_sentence(text: str, limit: int = 200) -> str:
-    """Verbatim statements can be long quotes: keep the first sentence (the summary cites the rest)."""
-    cut = re.split(r"(?<=[.!?])\s+(?=[A-Z\"])", text, maxsplit=1)[0]
+    """Verbatim statements can be long quotes: keep the speaker lead-in and the most informative sentence
+    (the summary cites the statement for the rest)."""
+    lead = ""
+    m = re.match(r'^([^"]{1,80}?:\s*")(.*)$', text)
+    if m:
+        lead, text = m.group(1), m.group(2).rstrip('"')
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z\"])", text)
+    cut = lead + max(parts, key=lambda p: len(content_tokens(p)))
     if len(cut) > limit:
         cut = cut[:limit].rsplit(" ", 1)[0] + "…"
     if cut.count('"') % 2:

@@ -281,6 +281,25 @@ def misattributed(statement_text: str, ev: Evidence, cast: Cast) -> bool:
     return all(_FIRST_PERSON.search(s.text) and not _THIRD_PERSON.search(s.text) for s in turns)
 
 
+_ROLE_WORDS = {"mother": ["mother", "mum", "mom"], "father": ["father", "dad"], "child": ["child", "son", "daughter",
+               "boy", "girl"], "patient": ["patient"], "social worker": ["social worker", "worker"]}
+
+
+def referenced_people(text: str, cast: Cast) -> set[str]:
+    """Participants a text refers to, by name (full or first) or by role word ("the child", "mum")."""
+    found: set[str] = set()
+    low = text.lower()
+    for p in cast.people:
+        parts = [p.name] + ([p.name.split()[0]] if " " in p.name else [])
+        if any(re.search(rf"\b{re.escape(n)}\b", text) for n in parts if n):
+            found.add(p.name)
+            continue
+        roles = _ROLE_WORDS.get(p.role.lower(), [p.role.lower()] if p.role else [])
+        if any(re.search(rf"\b{re.escape(r)}\b", low) for r in roles if r):
+            found.add(p.name)
+    return found
+
+
 def verify_statement(statement: Statement, transcript: Transcript, cast: Cast) -> Statement:
     flags = [f for f in statement.flags if f not in _OWN_FLAGS]
     segs = [transcript.segment(i) for i in statement.evidence]

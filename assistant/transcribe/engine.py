@@ -230,7 +230,7 @@ class WhisperTranscriber:
             for seg in segs:
                 reason = drop_reason(seg.text, seg.avg_logprob, seg.no_speech_prob)
                 if reason:
-                    dropped.append(dropped_record(seg, reason, speaker))
+                    dropped.append(dropped_record(seg, reason, seg.speaker or speaker))
                 else:
                     keep.append(seg)
             per_channel.append(keep)

@@ -125,3 +125,33 @@ def test_wder_ignores_asr_errors_and_label_names() -> None:
     assert wder(ref, [("s2", "how are you to day"), ("s1", "fine thanks and you")]).wder == 0.0
     r = wder(ref, [("s1", "how are you today fine"), ("s2", "thanks and you")])
     assert r.wrong_speaker == 1 and r.aligned_words == 8
+
+
+def test_encoder_refuses_weights_that_do_not_match(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.diarise import encoder
+    from assistant.models import ModelError
+
+    fake = tmp_path / "pretrained.pt"
+    fake.write_bytes(b"not the voice encoder")
+    monkeypatch.setattr(encoder, "weights_path", lambda: fake)
+    with pytest.raises(ModelError, match="sha256"):
+        encoder.SpeakerEncoder()
+
+
+def test_import_loads_no_model() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, assistant.diarise, assistant.transcribe; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_mel_filters_match_librosa() -> None:
+    """The encoder was trained on librosa's mel spectrogram; ours must be the same matrix."""
+    librosa = pytest.importorskip("librosa")  # installed with resemblyzer
+    from assistant.diarise.encoder import slaney_mel_basis
+
+    ours = slaney_mel_basis(16_000, 400, 40)
+    theirs = librosa.filters.mel(sr=16_000, n_fft=400, n_mels=40)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-7)

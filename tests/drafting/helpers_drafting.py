@@ -13,6 +13,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 _LINE = re.compile(r"^\[(\d+)\] ([^:(]+?)(?: \([^)]*\))?: (.*)$", re.M)
 
 
+def no_embeddings(monkeypatch: Any) -> None:
+    """Unit tests score the extractive engine with its TF-IDF fallback; the real MiniLM runs in slow tests."""
+    import assistant.drafting.extractive as extractive
+
+    monkeypatch.setattr(extractive, "embedder", lambda settings: (None, "TF-IDF fallback (test)"))
+
+
 def fixture_transcript(name: str) -> Transcript:
     return parse_text((FIXTURES / name).read_text(encoding="utf-8"), source_id=name)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers_drafting import FakeChat, fixture_transcript
+from helpers_drafting import FakeChat, fixture_transcript, no_embeddings
 
 from assistant.config import Settings
 from assistant.drafting.detectors import REDACTED
@@ -18,7 +18,8 @@ from assistant.transcript import parse_text
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    no_embeddings(monkeypatch)
     return Settings(data_dir=tmp_path / "data")
 
 
@@ -118,7 +119,7 @@ def test_extractive_engine_quotes_the_transcript_verbatim(settings: Settings) ->
     for st in record.statements():
         for sid in st.evidence:
             assert t.segment(sid) is not None
-    assert any("extractive scoring" in n for n in record.provenance.notes)
+    assert "extractive scoring: TF-IDF fallback (test)" in record.provenance.notes
     assert record.section("analysis").status == "human_only"
 
 

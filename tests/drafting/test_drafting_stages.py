@@ -89,3 +89,34 @@ def test_sections_never_fill_human_only_and_mark_empty_as_not_discussed() -> Non
     assert by_id["observations"].statements[0].id == "s1"
     assert by_id["purpose"].status == "not_discussed"
     assert [s.id for s in sections] == [s.id for s in template.sections]
+
+
+def test_notes_are_cleaned_and_empty_ones_dropped() -> None:
+    from assistant.drafting.detectors import REDACTED
+    from assistant.drafting.extract import clean_note
+
+    assert clean_note("leanne feels low since Christmas", "Leanne") == "Leanne feels low since Christmas."
+    assert clean_note("I've been feeling low.", "Leanne") == 'Leanne said: "I\'ve been feeling low."'
+    for empty in ("-", "N/A", "£400.", "Yes.", f"- {REDACTED}", "nothing to record"):
+        assert clean_note(empty, "Leanne") == "", empty
+
+
+def test_batches_fit_the_room_left_in_the_context() -> None:
+    from assistant.drafting.extract import BATCH_SIZE, Unit, pack_batches
+
+    units = [Unit(key=str(i), segment_ids=[i], speaker="A", name="A", group="family", sections=["x"])
+             for i in range(20)]
+    texts = {i: "word " * 50 for i in range(20)}
+    small = pack_batches(units, texts, room=500)
+    assert all(1 <= len(b) < 5 for b in small) and sum(len(b) for b in small) == 20
+    large = pack_batches(units, texts, room=100_000)
+    assert [len(b) for b in large] == [BATCH_SIZE, BATCH_SIZE, 20 - 2 * BATCH_SIZE]
+
+
+def test_people_referred_to_by_name_or_role() -> None:
+    from assistant.drafting.verify import referenced_people
+
+    cast = identify_participants(fixture_transcript("attribution_visit.txt"), get_template("sc_contact_note"))
+    assert referenced_people("The child's sister helps.", cast) == {"Kai Hart"}
+    assert referenced_people("Leanne's mum helps.", cast) == {"Leanne Hart"}
+    assert referenced_people("Sam Reid will ring the school.", cast) == {"Sam Reid"}

@@ -140,7 +140,8 @@ def test_api_actions_are_audited_without_text(http: TestClient, alice: Client) -
     assert alice.delete(f"/api/records/{rec}").status_code == 200
     actions = [a for a, _ in _actions(http)]
     assert actions[0] == "config_change"  # recorded at start-up
-    assert actions[1:] == ["edit", "approve", "export", "reject", "upload", "delete"]
+    # The notes job may be drafted (a system "draft" entry) before or after the delete: leave it out.
+    assert [a for a in actions[1:] if a != "draft"] == ["edit", "approve", "export", "reject", "upload", "delete"]
     objects = dict(_actions(http)[3:4])
     assert objects["export"] == {"record": rec, "version": "2", "format": "md"}
     with http.app.state.db.session() as s:  # type: ignore[attr-defined]
