@@ -29,7 +29,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_APT := espeak-ng sox libsox-fmt-all ffmpeg opus-tools chromium
 
-.PHONY: run test install models system-deps test-data bench eval lint clean help
+.PHONY: run test test-heavy install models system-deps test-data bench eval lint clean help
 
 help:
 	@echo "make run    install everything and start the service on http://$(HOST):$(PORT)"
@@ -75,7 +75,11 @@ $(TEST_DATA)/jfk.wav: | $(BIN)/python
 	cp $$(find $(TEST_DATA)/dl -name jfk.wav | head -n 1) $@
 
 test: models system-deps test-data
-	ASSISTANT_TEST_DATA_DIR=$(TEST_DATA) $(BIN)/pytest -q
+	ASSISTANT_TEST_DATA_DIR=$(TEST_DATA) $(BIN)/pytest -q -m "not heavy"
+
+# The prompt-injection suite: ten full drafts with the embedded model (about ten minutes on 2 cores).
+test-heavy: models system-deps test-data
+	ASSISTANT_TEST_DATA_DIR=$(TEST_DATA) $(BIN)/pytest -q -m heavy
 
 lint: install
 	$(BIN)/ruff check assistant evals tests benchmarks samples
