@@ -91,7 +91,7 @@ def live_server(settings: Settings, engines: object | None = None) -> Iterator[s
         thread.join(timeout=30)
 
 
-def wait_for_job(base: str, job_id: str, headers: dict[str, str] | None = None, timeout: float = 600) -> dict:
+def wait_for_job(base: str, job_id: str, headers: dict[str, str] | None = None, timeout: float = 1200) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = httpx.get(f"{base}/api/jobs/{job_id}", headers=headers or {}, timeout=10).json()
