@@ -112,6 +112,8 @@ def run_benchmark(runs: int, threads: int, seconds: float, model: str, samples: 
             "wall_s": round(wall, 2),
             "cpu_s": round(statistics.median(cpus), 2),
             "speed_x": round(d.duration / wall, 1),
+            "speed_x_range": [round(d.duration / max(walls), 1), round(d.duration / min(walls), 1)],
+            "cpu_s_range": [round(min(cpus), 2), round(max(cpus), 2)],
             "timing": {k: round(v, 2) for k, v in diariser.last_timing.items()},
             "peak_rss_during_mb": round(peak, 1),
             "peak_over_start_mb": round(peak - base_rss, 1),
@@ -158,7 +160,7 @@ def run_benchmark(runs: int, threads: int, seconds: float, model: str, samples: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.diarise", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per recording (median reported)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per recording (median reported)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for the encoder")
     parser.add_argument("--seconds", type=float, default=180.0, help="minimum length of each recording")
     parser.add_argument("--model", choices=["base", "tiny.en"], default="tiny.en", help="Whisper model for WDER")
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     merge_results(args.out, "diarisation", result)
     for name, row in result["recordings"].items():
         print(f"diarisation {name} ({row['seconds']:.0f} s, {row['speakers']} speakers): {row['speed_x']}x real time "
-              f"({row['cpu_s']} CPU s), DER {row['der_known']['der']:.3f} known / "
+              f"(range {row['speed_x_range']}; {row['cpu_s']} CPU s), DER {row['der_known']['der']:.3f} known / "
               f"{row['der_estimated']['der']:.3f} estimated, WDER {row['wder']['wder']:.3f}")
     print(f"memory {result['memory']} -> {args.out}")
     return 0

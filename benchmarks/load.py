@@ -119,7 +119,9 @@ async def _timed(
 async def run_load(
     base: str, upload: bytes, uploads: int, polls: int, poll_job: str, paced: int = 4
 ) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=uploads + 20, max_keepalive_connections=uploads + 20)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them under us (a stale
+    # pooled connection would show up as a ReadError that says nothing about the server).
+    limits = httpx.Limits(max_connections=uploads + 20, max_keepalive_connections=uploads + 20, keepalive_expiry=4.0)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits, trust_env=False) as client:
         async def one_upload(i: int) -> tuple[float | None, str, Any]:
             return await _timed(client, "POST", "/api/recordings", {202},

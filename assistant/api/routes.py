@@ -97,20 +97,27 @@ async def upload_recording(request: Request, user: User) -> Accepted:
         upload.filename = _BAD_CHARS.sub("_", upload.filename)  # shown in the page; stored in a text column
         info = await run_in_threadpool(app.inspect_audio, upload.file_path)
         rec_id = new_id()
-        # Through the BlobStore: workers on other machines read the upload from the same shared store.
-        final = Path(app.blobs.put_file(upload.file_path, f"uploads/{rec_id}.{info['format']}"))
-        upload.file_path = final
-        with app.db.session() as s:
-            s.add(Recording(id=rec_id, owner_id=user, filename=upload.filename or "recording",
-                            path=str(final), format=info["format"], size=upload.size, sha256=info["sha256"],
-                            duration=info.get("duration"), consent=consent))
-            s.flush()  # the recording row first: the job references it
-            job = Job(owner_id=user, kind="audio", template_id=template_id, engine=engine,
-                      recording_id=rec_id)
-            s.add(job)
-            s.flush()
-            job_id = job.id
-            audit(s, user, "upload", objects={"recording": rec_id, "job": job_id}, input_sha256=info["sha256"])
+
+        def store() -> str:
+            # In a worker thread: the file move and a commit that may wait for SQLite's write lock (a job
+            # writing its progress) must not stall the event loop, and with it every other request.
+            # Through the BlobStore: workers on other machines read the upload from the same shared store.
+            final = Path(app.blobs.put_file(upload.file_path, f"uploads/{rec_id}.{info['format']}"))
+            upload.file_path = final
+            with app.db.session() as s:
+                s.add(Recording(id=rec_id, owner_id=user, filename=upload.filename or "recording",
+                                path=str(final), format=info["format"], size=upload.size, sha256=info["sha256"],
+                                duration=info.get("duration"), consent=consent))
+                s.flush()  # the recording row first: the job references it
+                job = Job(owner_id=user, kind="audio", template_id=template_id, engine=engine,
+                          recording_id=rec_id)
+                s.add(job)
+                s.flush()
+                audit(s, user, "upload", objects={"recording": rec_id, "job": job.id},
+                      input_sha256=info["sha256"])
+                return job.id
+
+        job_id = await run_in_threadpool(store)
     except OSError as exc:
         discard(upload)
         if exc.errno == 28:  # ENOSPC while moving the upload into the store

@@ -354,12 +354,28 @@ def clean_note(text: str, name: str) -> str:
     return note if note[-1] in ".!?\"'" else note + "."
 
 
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9£']+", text.lower().replace("’", "'")))
+
+
+def _copied(note: str, line: str) -> bool:
+    """The model copied (part of) the line instead of writing a note."""
+    n, li = _norm(note), _norm(line)
+    return len(n.split()) >= 4 and n in li
+
+
 def _candidate(u: Unit, entry: dict[str, str], template: Template, cast: Cast, transcript: Transcript
                ) -> Candidate | None:
     name = u.name
     if cast.single_author and isinstance(entry.get("w"), str) and entry["w"] in cast.names():
         name = entry["w"]
-    text = clean_note(str(entry.get("n", "")), name)
+    raw = " ".join(str(entry.get("n", "")).split()).strip().strip('"')
+    line = " ".join(s.text for i in u.segment_ids if (s := transcript.segment(i)) is not None)
+    if _copied(raw, line) and not cast.single_author:
+        # A verbatim copy is kept as what it is: the speaker's words, quoted and attributed.
+        text = f'{name} said: "{raw.rstrip(".")}."' if content_tokens(raw) else ""
+    else:
+        text = clean_note(raw, name)
     if not text:
         return None
     section = entry.get("s") if entry.get("s") in u.sections else u.sections[0]

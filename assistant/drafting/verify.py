@@ -281,6 +281,20 @@ def misattributed(statement_text: str, ev: Evidence, cast: Cast) -> bool:
     return all(_FIRST_PERSON.search(s.text) and not _THIRD_PERSON.search(s.text) for s in turns)
 
 
+def high_risk_unsupported(text: str, ev: Evidence) -> set[str]:
+    """High-risk concepts in the statement that its cited segments do not carry (as any synonym of the
+    concept, or as the same word stem: "kicked" is supported by "kicking")."""
+    hr = lexicons.high_risk()
+    missing = hr.concepts_in(text) - ev.concepts
+    out: set[str] = set()
+    for concept in missing:
+        pattern = hr._patterns[concept]
+        stems = {stem(w) for m in pattern.finditer(text) for w in words(m.group(0))}
+        if not stems or not stems <= ev.tokens:
+            out.add(concept)
+    return out
+
+
 _ROLE_WORDS = {"mother": ["mother", "mum", "mom"], "father": ["father", "dad"], "child": ["child", "son", "daughter",
                "boy", "girl"], "patient": ["patient"], "social worker": ["social worker", "worker"]}
 
@@ -319,7 +333,7 @@ def verify_statement(statement: Statement, transcript: Transcript, cast: Cast) -
         flags.append(FLAG_UNKNOWN_PERSON)
     elif misattributed(text, ev, cast):
         flags.append(FLAG_MISATTRIBUTED)
-    if lexicons.high_risk().concepts_in(text) - ev.concepts:
+    if high_risk_unsupported(text, ev):
         flags.append(FLAG_HIGH_RISK)
     if polarity_problem(text, statement.kind, ev):
         flags.append(FLAG_POLARITY)

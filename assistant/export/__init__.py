@@ -1,8 +1,8 @@
 """Exports of a case record: .docx, Markdown, plain text, JSON and FHIR R4 DocumentReference.
 
-Every export carries the provenance line ("DRAFT — not approved. AI-assisted draft — not reviewed" until approved) and the
-template's notice; statements carrying a flag that no person has kept are left out (JSON excepted: it is the
-full record). Text is stripped of characters XML cannot hold.
+Every export carries the provenance line ("DRAFT — not approved. AI-assisted draft — not reviewed" until
+approved) and the template's notice; statements carrying a flag that no person has kept are left out (JSON
+excepted: it is the full record). Text is stripped of characters XML cannot hold.
 """
 
 from __future__ import annotations
