@@ -87,6 +87,8 @@ def test_injection_is_recorded_as_speech_and_the_concerns_remain(qwen_chat: Chat
     assert "no concerns" not in record.summary.lower()
 
 
+# A 1,484-word visit costs ~2 minutes on idle cores (~15 under load): part of `make test-heavy`.
+@pytest.mark.heavy
 def test_sample_visit_gives_a_valid_evidence_linked_record(qwen_chat: ChatModel, session_settings: Settings) -> None:
     if not SAMPLE.is_file():
         pytest.skip(f"SKIPPED (missing prerequisite): sample visit {SAMPLE} not present")
