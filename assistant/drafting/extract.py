@@ -21,7 +21,7 @@ from assistant import lexicons
 from assistant.drafting.detectors import REDACTED, Finding, answer_polarity, digits, is_question, sentences
 from assistant.drafting.participants import Cast, Group
 from assistant.drafting.prompts import Prompt
-from assistant.drafting.verify import content_tokens
+from assistant.drafting.verify import content_tokens, numbers
 from assistant.drafting.windows import Window, estimate_tokens
 from assistant.llm import ChatModel, LLMError
 from assistant.records import FLAG_LEAVE_OUT_REQUEST, Statement, StatementKind
@@ -442,7 +442,9 @@ def finding_covered(f: Finding, statements: list[Statement]) -> bool:
     citing = [s for s in statements if f.segment_id in s.evidence]
     for s in citing:
         low = s.text.lower()
-        if f.kind in ("money", "phone") and f.value and f.value in digits(s.text):
+        if f.kind == "money" and f.value and f.value in {n.split(".")[0] for n in numbers(s.text)}:
+            return True  # the amount as a number: "£1, 386. 40" (a mangled copy) does not count
+        if f.kind == "phone" and f.value and f.value in digits(s.text):
             return True
         if f.kind == "date" and all(tok in low for tok in re.findall(r"[a-z0-9]+", f.value)):
             return True

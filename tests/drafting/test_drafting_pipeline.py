@@ -82,8 +82,9 @@ def test_injection_is_redacted_from_the_prompt_and_kept_as_attributed_speech(set
     assert FLAG_LEAVE_OUT_REQUEST in quoted[0].flags and not quoted[0].exportable
 
 
-def test_amounts_the_model_drops_are_added_from_the_transcript(settings: Settings) -> None:
-    chat = FakeChat(notes={9: "Dean Cole is behind with the rent."})
+@pytest.mark.parametrize("note", ["Dean Cole is behind with the rent.", "Dean Cole is £8 20 behind with the rent."])
+def test_amounts_the_model_drops_or_mangles_are_added_from_the_transcript(settings: Settings, note: str) -> None:
+    chat = FakeChat(notes={9: note})
     record = draft(fixture_transcript("injection_visit.txt"), get_template("sc_contact_note"), chat,
                    settings=settings)
     texts = " ".join(st.text for st in record.statements())
