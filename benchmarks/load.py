@@ -250,25 +250,6 @@ def measure(uploads: int, polls: int, size: int) -> dict[str, Any]:
     }
 
 
-def merge_results(out: Path, section: str, data: dict[str, Any]) -> None:
-    """Replace one section of the results file, keeping the others; written atomically."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        results = json.loads(out.read_text()) if out.is_file() else {}
-    except json.JSONDecodeError:
-        results = {}
-    results = results if isinstance(results, dict) else {}
-    results[section] = data
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(results, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--uploads", type=int, default=50, help="concurrent uploads (default 50)")
@@ -276,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=1024 * 1024, help="upload size in bytes (default 1 MiB)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results file (section `api`)")
     args = parser.parse_args(argv)
+    from benchmarks.asr import merge_results
+
     data = measure(args.uploads, args.polls, args.size)
     merge_results(args.out, "api", data)
     print(json.dumps({k: data[k] for k in ("upload_p50_ms", "upload_p95_ms", "upload_paced_p95_ms", "poll_p50_ms",
