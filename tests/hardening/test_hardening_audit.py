@@ -65,6 +65,24 @@ def test_entries_refuse_free_text(db: Database) -> None:
     assert set(ACTIONS) >= {"upload", "transcribe", "draft", "edit", "approve", "export", "delete", "config_change"}
 
 
+def test_verify_follows_entries_appended_while_it_walks(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live service appends (a draft finishing) while an operator verifies: not a tampered log."""
+    import assistant.audit as audit
+
+    _fill(db, 3)
+    walk = audit._rows
+
+    def rows_then_append(session):  # type: ignore[no-untyped-def]
+        yield from list(walk(session))
+        _fill(db, 2)  # committed by another session after the rows were read, before the head is
+
+    monkeypatch.setattr(audit, "_rows", rows_then_append)
+    with db.session() as s:
+        verdict = verify(s)
+    assert verdict.ok, verdict.problems
+    assert verdict.entries == 5
+
+
 def test_verify_cli_passes_an_intact_log(settings: Settings, db: Database) -> None:
     _fill(db, 3)
     code, out = _verify_cli(settings)
