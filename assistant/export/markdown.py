@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from assistant.export import (
     citation,
     clean,
@@ -13,9 +15,15 @@ from assistant.export import (
 )
 from assistant.records import CaseRecord
 
+# Characters that would turn transcript words into markup (emphasis, links, code, tables) when the file is
+# rendered; `<` opens raw HTML, which most renderers pass through, so it becomes an entity.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
 
 def _md(text: str) -> str:
-    return clean(text).replace("\n", " ").strip()
+    """Text as literal Markdown: what someone said never becomes a link, an image, a script or a table."""
+    flat = clean(text).replace("\n", " ").strip()
+    return _MD_SPECIAL.sub(r"\\\1", flat).replace("<", "&lt;")
 
 
 def render_markdown(record: CaseRecord) -> str:

@@ -119,3 +119,16 @@ def test_every_format_renders_without_xml_invalid_characters(fmt: str) -> None:
 
 def test_clean_strips_control_characters_but_keeps_text() -> None:
     assert clean("a\x00b\x1fc\td\ne\ufffe") == "abc\td\ne"
+
+
+def test_markdown_keeps_spoken_text_literal() -> None:
+    """A transcript can hold anything: in the Markdown export it stays text, never HTML, links or emphasis."""
+    record = make_record("sc_contact_note")
+    record.sections[0].statements[0].text = (
+        "Said <img src=x onerror=alert(1)> and <script>x()</script> then [click](javascript:alert(1)) *now* _a_ | b")
+    md = render_markdown(record)
+    line = next(x for x in md.splitlines() if "onerror" in x)
+    assert "<img" not in md and "<script" not in md
+    assert "&lt;img src=x onerror=alert(1)> and &lt;script>x()&lt;/script>" in line
+    assert "\\[click\\](javascript:alert(1)) \\*now\\* \\_a\\_ \\| b" in line
+    assert line.endswith("— Patient [1]")  # our own citation marker is not escaped
