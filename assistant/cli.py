@@ -168,7 +168,7 @@ def draft(
     for path in written:
         typer.echo(str(path))
 
-# `assistant eval run|score|asr`: evals/cli.py imports only typer; the harness loads inside each command.
+# `assistant eval run|score|asr|diarise`: evals/cli.py imports only typer; the harness loads inside each command.
 from evals.cli import eval_app  # noqa: E402
 
 app.add_typer(eval_app, name="eval")

@@ -1,4 +1,4 @@
-"""`assistant eval ...`: run, score and asr. Light at import time: the harness loads in each command."""
+"""`assistant eval ...`: run, score, asr and diarise. Light at import time: the harness loads in each command."""
 
 from __future__ import annotations
 
@@ -178,6 +178,67 @@ def asr_cmd(
         typer.echo(table)
         for note in notes:
             typer.echo(f"note: {note}")
+
+
+@eval_app.command("diarise")
+def diarise_cmd(
+    samples: Annotated[
+        Path | None, typer.Option(file_okay=False, help="Samples folder (default: the repository's samples/)")
+    ] = None,
+    audio: Annotated[str, typer.Option(help="Which rendering: audio.opus, audio_telephone.opus...")] = "audio.opus",
+    only: Annotated[list[str] | None, typer.Option(help="This sample id only (repeatable)")] = None,
+    model: Annotated[str, typer.Option(help="Whisper model for WDER: tiny.en or base")] = "tiny.en",
+    wder: Annotated[bool, typer.Option("--wder/--no-wder", help="Also transcribe for WDER (Whisper)")] = True,
+    collar: Annotated[float, typer.Option(min=0.0, max=2.0, help="Seconds not scored either side of a turn "
+                                                                 "boundary")] = 0.25,
+    fmt: Annotated[str, typer.Option("--format", help="json or md")] = "md",
+    out: Annotated[Path | None, typer.Option(help="Write diarisation.json and diarisation.md here")] = None,
+) -> None:
+    """Who said what: DER (speakers known and estimated) and WDER on the multi-voice samples."""
+    from assistant.config import REPO_ROOT, get_settings
+    from evals.diarisation import evaluate_samples, row_line, sample_audio
+
+    if fmt not in ("json", "md"):
+        raise _fail("--format must be json or md")
+    if model not in ("tiny.en", "base"):
+        raise _fail("--model must be tiny.en or base")
+    folder = samples or REPO_ROOT / "samples"
+    known = {sample_id for sample_id, _, _ in sample_audio(folder, audio)}
+    if not known:
+        raise _fail(f"{folder}: no sample has {audio} and audio_segments.json")
+    missing = sorted(set(only or []) - known)
+    if missing:
+        raise _fail(f"no such sample with {audio} and a timed reference: {', '.join(missing)}")
+    try:
+        result = evaluate_samples(folder, get_settings(), audio_name=audio, only=only, model=model,
+                                  with_wder=wder, collar=collar,
+                                  on_row=lambda i, row: typer.echo(row_line(i, row), err=True))
+    except (ImportError, OSError, RuntimeError) as exc:  # a missing model (ModelError) or diariser weights
+        raise _fail(f"diarisation unavailable: {exc}") from exc
+    if not result["samples"]:
+        raise _fail("no multi-voice sample to score")
+    table = _diarise_table(result)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "diarisation.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        (out / "diarisation.md").write_text(table + "\n", encoding="utf-8")
+    typer.echo(json.dumps(result, indent=2) if fmt == "json" else table)
+
+
+def _diarise_table(result: dict) -> str:
+    lines = [f"Diarisation on {result['audio']} (collar {result['collar']} s; DER and WDER, lower is better)", "",
+             "| sample | speakers | DER known | DER estimated | found | WDER |", "|---|---|---|---|---|---|"]
+    for sample_id, row in result["samples"].items():
+        w = f"{row['wder']['wder']:.3f}" if row.get("wder") else "-"
+        lines.append(f"| {sample_id} | {row['speakers']} | {row['der_known']['der']:.3f} | "
+                     f"{row['der_estimated']['der']:.3f} | {row['der_estimated']['hypothesis_speakers']} | {w} |")
+    lines += ["", "| speakers | recordings | mean DER known | mean DER estimated | mean WDER |",
+              "|---|---|---|---|---|"]
+    for key, entry in result["summary"].items():
+        mean_wder = f"{entry['mean_wder']:.3f}" if "mean_wder" in entry else "-"
+        lines.append(f"| {key} | {entry['recordings']} | {entry['mean_der_known']:.3f} | "
+                     f"{entry['mean_der_estimated']:.3f} | {mean_wder} |")
+    return "\n".join(lines)
 
 
 def _print_headline(summary: dict) -> None:

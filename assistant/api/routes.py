@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,22 +18,29 @@ from assistant.api.auth import current_user
 from assistant.api.errors import ApiError
 from assistant.api.schemas import (
     _BAD_CHARS,
+    SPEAKER_LABEL,
     Accepted,
     Approve,
     Deleted,
     JobOut,
     NotesIn,
+    PresentPerson,
     RecordPatch,
     Reject,
+    SpeakerNames,
     TemplateOut,
     VersionOut,
+    parse_present,
+    parse_speakers,
 )
 from assistant.api.uploads import discard, receive_upload
 from assistant.audit import append as audit
 from assistant.audit import sha256_bytes, sha256_json
+from assistant.diarise.merge import apply_speaker_names
 from assistant.records import FLAG_HIGH_RISK, CaseRecord, Statement
 from assistant.store.tables import Job, Record, Recording, RecordVersion, new_id
 from assistant.templates import TemplateError, all_templates, get_template
+from assistant.transcript import Participant, Transcript
 
 router = APIRouter(prefix="/api")
 User = Annotated[str, Depends(current_user)]
@@ -58,6 +66,7 @@ def _template_or_422(template_id: str) -> str:
 def _job_out(job: Job) -> JobOut:
     return JobOut(id=job.id, state=job.state, stage=job.stage, progress=job.progress, error=job.error,  # type: ignore[arg-type]
                   record_id=job.record_id, recording_id=job.recording_id, template=job.template_id,
+                  speakers=job.speakers, present=[PresentPerson.model_validate(p) for p in job.present or []],
                   created_at=job.created_at, updated_at=job.updated_at)
 
 
@@ -74,7 +83,9 @@ def _owned(session: Any, model: type, obj_id: str, owner: str) -> Any:
 @router.post("/recordings", status_code=202, response_model=Accepted,
              responses={413: {}, 415: {}, 422: {}, 507: {}})
 async def upload_recording(request: Request, user: User) -> Accepted:
-    """Upload audio (multipart field `file`; optional `template`, `consent`, `engine`)."""
+    """Upload audio (multipart field `file`; optional `template`, `consent`, `engine`, `speakers` (1-20: how
+    many people speak, so a single-channel recording is diarised) and `present` (the people present, separated
+    by commas or newlines, each optionally with a role in brackets: `Priya Shah (social worker)`))."""
     app = request.app.state
     settings = app.settings
     uploads = settings.data_dir / "uploads"
@@ -94,6 +105,11 @@ async def upload_recording(request: Request, user: User) -> Accepted:
         consent = upload.fields.get("consent") or None
         if consent is not None and (len(consent) > 200 or _BAD_CHARS.search(consent)):
             raise ApiError(422, "invalid_request", "consent must be at most 200 characters of plain text")
+        try:
+            speakers = parse_speakers(upload.fields.get("speakers"))
+            present = [p.model_dump() for p in parse_present(upload.fields.get("present"))]
+        except ValueError as exc:  # our own messages: they never echo the submitted text
+            raise ApiError(422, "invalid_request", str(exc)) from None
         upload.filename = _BAD_CHARS.sub("_", upload.filename)  # shown in the page; stored in a text column
         info = await run_in_threadpool(app.inspect_audio, upload.file_path)
         rec_id = new_id()
@@ -110,7 +126,7 @@ async def upload_recording(request: Request, user: User) -> Accepted:
                                 duration=info.get("duration"), consent=consent))
                 s.flush()  # the recording row first: the job references it
                 job = Job(owner_id=user, kind="audio", template_id=template_id, engine=engine,
-                          recording_id=rec_id)
+                          recording_id=rec_id, speakers=speakers, present=present or None)
                 s.add(job)
                 s.flush()
                 audit(s, user, "upload", objects={"recording": rec_id, "job": job.id},
@@ -290,6 +306,115 @@ def patch_record(record_id: str, patch: RecordPatch, request: Request, user: Use
         row.data, row.version, row.state = data, record.version, "draft"
         s.add(RecordVersion(record_id=row.id, version=record.version, source="manual",
                             author=(patch.author or "reviewer")[:200], note=", ".join(changes)[:200], data=data))
+        audit(s, user, "edit", objects={"record": row.id, "version": str(record.version)},
+              output_sha256=sha256_json(data))
+        return record
+
+
+def _original_transcript(s: Any, row: Record, record: CaseRecord) -> Transcript:
+    """The transcript as transcription left it (version 1), whose segments still carry the diariser's labels.
+
+    Naming starts from it rather than from the current copy: once two labels are given one name (the
+    diariser split one voice in two), the current copy no longer says which segment had which label."""
+    first = s.scalar(select(RecordVersion).where(RecordVersion.record_id == row.id, RecordVersion.version == 1))
+    if first is not None:
+        try:
+            base = Transcript.model_validate((first.data or {}).get("transcript") or {})
+        except ValidationError:
+            base = None
+        same = base is not None and [(g.id, g.text) for g in base.segments] == [
+            (g.id, g.text) for g in record.transcript.segments]
+        if base is not None and same:
+            return base
+    return record.transcript
+
+
+def _renames(before: Transcript, after: Transcript) -> dict[str, dict[str, None]]:
+    """Speaker before -> the speakers its segments have now (in order), for every speaker that changed."""
+    targets: dict[str, dict[str, None]] = {}
+    for old, new in zip(before.segments, after.segments, strict=True):
+        targets.setdefault(old.speaker, {})[new.speaker] = None
+    return {who: to for who, to in targets.items() if list(to) != [who]}
+
+
+def _rename_people(record: CaseRecord, before: Transcript, after: Transcript) -> None:
+    """Carry a change of speaker names from the transcript into the record: statements' `attributed_to`,
+    diariser labels quoted in statement text and the summary, the people present and the subject."""
+    moved = _renames(before, after)
+    if not moved:
+        return
+    old_speaker = {g.id: g.speaker for g in before.segments}
+    new_speaker = {g.id: g.speaker for g in after.segments}
+
+    def single(who: str) -> str | None:
+        to = list(moved.get(who, {}))
+        return to[0] if len(to) == 1 else None
+
+    for st in record.statements():
+        if st.attributed_to in moved:
+            # A name now split between people (one label renamed, another that shared its name not): the
+            # statement's own evidence says whose words it rests on.
+            cited = {new_speaker[i] for i in st.evidence if old_speaker.get(i) == st.attributed_to}
+            st.attributed_to = cited.pop() if len(cited) == 1 else single(st.attributed_to) or st.attributed_to
+
+    def relabel(text: str) -> str:
+        # Only the diariser's own tokens: a name in prose ("Kerry said") may be anyone's and stays as written.
+        return _LABEL_IN_TEXT.sub(lambda m: single(m[0]) or m[0], text)
+
+    for st in record.statements():
+        st.text = relabel(st.text)
+    record.summary = relabel(record.summary)
+    roles = {p.name: p for p in [*after.participants, *record.meta.people_present]}
+    still = set(after.speakers()) | {p.name for p in after.participants}
+    present: dict[str, Participant] = {}
+    for p in record.meta.people_present:
+        if p.name in moved:
+            for name in moved[p.name]:
+                present.setdefault(name, roles.get(name) or Participant(name=name))
+            if p.name not in still:
+                continue
+        present.setdefault(p.name, p)
+    record.meta.people_present = list(present.values())
+    if record.meta.subject in moved:
+        record.meta.subject = single(record.meta.subject) or record.meta.subject
+
+
+_LABEL_IN_TEXT = re.compile(r"(?<![\w])speaker_[1-9][0-9]{0,2}(?![\w])")
+
+
+@router.put("/records/{record_id}/speakers", response_model=CaseRecord, responses={409: {}, 422: {}})
+def name_speakers(record_id: str, names: SpeakerNames, request: Request, user: User) -> CaseRecord:
+    """Name the diariser's speakers: `{"speaker_1": "Kerry Price", ...}`. The transcript's segments, the
+    statements' attribution and the people present follow; an empty name puts the label back. Each change
+    makes a new version with source `manual`."""
+    with request.app.state.db.session() as s:
+        row = _owned(s, Record, record_id, user)
+        if row.state == "approved":
+            raise ApiError(409, "approved", "an approved record is locked; reject it to reopen it for edits")
+        record = _load(row)
+        base = _original_transcript(s, row, record)
+        labels = [who for who in base.speakers() if SPEAKER_LABEL.match(who)]
+        if any(label not in labels for label in names.root):
+            # The submitted keys are not echoed (error bodies carry no user text); the record's labels are ours.
+            raise ApiError(422, "unknown_speaker", "a speaker label in the request is not in this record's "
+                           f"transcript; its labels: {', '.join(labels) or 'none (it was not diarised)'}")
+        mapping = {**{k: v for k, v in record.transcript.speaker_names.items() if k in labels}, **names.root}
+        try:
+            named = apply_speaker_names(base, mapping, [*record.transcript.participants,
+                                                        *record.meta.people_present])
+        except ValueError:
+            raise ApiError(422, "unknown_speaker", "a speaker label in the request is not in this record's "
+                           "transcript") from None
+        if named == record.transcript:
+            return record
+        _rename_people(record, record.transcript, named)
+        record.transcript = named
+        record.version = row.version + 1
+        record.state = "draft"
+        data = record.model_dump(mode="json")
+        row.data, row.version, row.state = data, record.version, "draft"
+        s.add(RecordVersion(record_id=row.id, version=record.version, source="manual", author="reviewer",
+                            note=f"speaker names: {', '.join(sorted(names.root))}"[:200], data=data))
         audit(s, user, "edit", objects={"record": row.id, "version": str(record.version)},
               output_sha256=sha256_json(data))
         return record

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, RootModel
 
 from assistant.records import StatementKind
 
@@ -31,6 +31,13 @@ class Accepted(BaseModel):
     recording_id: str | None = None
 
 
+class PresentPerson(BaseModel):
+    """One of the people present, as given with an upload."""
+
+    name: str
+    role: str = ""
+
+
 class JobOut(BaseModel):
     id: str
     state: Literal["queued", "running", "done", "failed"]
@@ -40,8 +47,81 @@ class JobOut(BaseModel):
     record_id: str | None
     recording_id: str | None
     template: str
+    speakers: int | None = None
+    present: list[PresentPerson] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
+
+
+# -- who was there: the upload's `speakers` and `present` fields, and naming the diariser's labels -----
+
+MAX_SPEAKERS = 20
+MAX_PRESENT = 20
+MAX_PRESENT_CHARS = 2000
+MAX_NAME = 100
+# The diariser's anonymous labels (assistant.diarise.speaker_label).
+SPEAKER_LABEL = re.compile(r"^speaker_[1-9][0-9]{0,2}$")
+# Commas and semicolons separate people except inside a role's brackets ("Sam (carer; paid)"); so do newlines.
+_PRESENT_SPLIT = re.compile(r"\n|[,;](?![^()]*\))")
+_PERSON = re.compile(r"^(?P<name>[^()]+?)\s*(?:\((?P<role>[^()]*)\))?$")
+
+
+def parse_speakers(value: str | None) -> int | None:
+    """The upload's `speakers` field: None when absent or blank; ValueError (a message for people) when it
+    is not a whole number from 1 to MAX_SPEAKERS."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= MAX_SPEAKERS:
+        raise ValueError(f"speakers must be a whole number from 1 to {MAX_SPEAKERS}")
+    return int(text)
+
+
+def parse_present(value: str | None) -> list[PresentPerson]:
+    """The upload's `present` field: names separated by commas or newlines, each optionally followed by a
+    role in brackets (`Priya Shah (social worker), Leanne Hart (mother)`). Exact repeats count once.
+    ValueError (a message for people, never echoing the input) when it is not that."""
+    if value is None or not value.strip():
+        return []
+    if len(value) > MAX_PRESENT_CHARS or _BAD_CHARS.search(value):
+        raise ValueError(f"present must be at most {MAX_PRESENT_CHARS} characters of plain text")
+    people: dict[str, PresentPerson] = {}
+    for part in _PRESENT_SPLIT.split(value.replace("\r\n", "\n").replace("\r", "\n")):
+        if not part.strip():
+            continue
+        m = _PERSON.match(part.strip())
+        if m is None:
+            raise ValueError("each person present is a name, optionally followed by a role in brackets, "
+                             "e.g. 'Priya Shah (social worker)'")
+        name, role = " ".join(m["name"].split()), " ".join((m["role"] or "").split())
+        if len(name) > MAX_NAME or len(role) > MAX_NAME:
+            raise ValueError(f"names and roles of people present are at most {MAX_NAME} characters each")
+        if not any(ch.isalpha() for ch in name):
+            raise ValueError("each person present needs a name with at least one letter")
+        if SPEAKER_LABEL.match(name.lower()):
+            raise ValueError("a person present cannot be named like a speaker label (speaker_1)")
+        people.setdefault(name, PresentPerson(name=name, role=role))
+    if len(people) > MAX_PRESENT:
+        raise ValueError(f"at most {MAX_PRESENT} people present")
+    return list(people.values())
+
+
+def _speaker_name(value: str) -> str:
+    name = " ".join(value.split())
+    if SPEAKER_LABEL.match(name.lower()):
+        raise ValueError("a name cannot be a speaker label")
+    return name
+
+
+SpeakerName = Annotated[str, Field(max_length=MAX_NAME, pattern=r"^[^\r\n]*$"), AfterValidator(_clean_text),
+                        AfterValidator(_speaker_name)]
+
+
+class SpeakerNames(RootModel[dict[Annotated[str, Field(max_length=20)], SpeakerName]]):
+    """Diariser label -> the person's name, e.g. `{"speaker_1": "Kerry Price"}`. An empty name puts the
+    label back; labels left out keep the name they have."""
+
+    root: dict[Annotated[str, Field(max_length=20)], SpeakerName] = Field(min_length=1, max_length=50)
 
 
 class NotesIn(BaseModel):

@@ -41,6 +41,11 @@ _UPLOAD_BODY = {
             "template": {"type": "string", "maxLength": 60, "description": "template id (default sc_contact_note)"},
             "consent": {"type": "string", "maxLength": 200},
             "engine": {"type": "string", "enum": ["llm", "extractive"]},
+            "speakers": {"type": "integer", "minimum": 1, "maximum": 20,
+                         "description": "how many people speak (a single-channel recording is then diarised)"},
+            "present": {"type": "string", "maxLength": 2000,
+                        "description": "people present, separated by commas or newlines, each optionally with "
+                                       "a role in brackets: 'Priya Shah (social worker)'; at most 20"},
         },
     }}},
 }

@@ -24,7 +24,7 @@ from assistant.jobs.locks import job_lock
 from assistant.records import CaseRecord
 from assistant.store.db import Database
 from assistant.store.tables import Job, Record, Recording, RecordVersion
-from assistant.transcript import Transcript, parse_text
+from assistant.transcript import Participant, Transcript, parse_text
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,21 @@ def _safe_reason(exc: BaseException) -> str:
     from assistant.logsafe import safe_reason
 
     return safe_reason(exc)
+
+
+def present_people(stored: list | None) -> list[Participant]:
+    """The job's `present` column ([{name, role}], from the upload form) as participants."""
+    return [Participant(name=p["name"], role=p.get("role") or "") for p in stored or [] if p.get("name")]
+
+
+def with_participants(transcript: Transcript, present: list[Participant]) -> Transcript:
+    """The transcript with the people the uploader said were present among its participants, so drafting
+    knows their names and roles (and the review page can offer them for the diariser's speaker labels)."""
+    if not present:
+        return transcript
+    known = {p.name for p in transcript.participants}
+    extra = [p for p in present if p.name not in known]
+    return transcript.model_copy(update={"participants": [*transcript.participants, *extra]})
 
 
 # What a stage tells its caller to do next.
@@ -135,10 +150,13 @@ class JobRunner:
                 if job.recording_id:
                     rec = s.get(Recording, job.recording_id)
                     ref = rec.path if rec else None
+                present = present_people(job.present)
+                speakers = job.speakers or len(present) or None
             if ref is None:
                 raise FileNotFoundError("the recording for this job no longer exists")
             with self.blobs.local_copy(ref) as audio:
-                transcript = self._transcribe(job_id, audio)
+                transcript = self._transcribe(job_id, audio, speakers)
+            transcript = with_participants(transcript, present)
             # Saved with the job back in `queued` for the draft stage, whose attempts count afresh.
             self._save_transcript(job_id, transcript)
             return "draft"
@@ -199,14 +217,16 @@ class JobRunner:
             job = s.get(Job, job_id)
             return job.attempts if job else 0
 
-    def _transcribe(self, job_id: str, audio: Path) -> Transcript:
+    def _transcribe(self, job_id: str, audio: Path, speakers: int | None = None) -> Transcript:
         self._update(job_id, stage="transcribing", progress=0.0)
 
         def on_progress(done: float, total: float | None = None) -> None:
             fraction = done / total if total else done
             self._update(job_id, progress=round(0.5 * min(max(fraction, 0.0), 1.0), 3))
 
-        return self.engines.transcriber().transcribe(audio, progress=on_progress)
+        # `speakers` only when known: a transcriber written before the keyword still runs jobs without it.
+        extra: dict[str, Any] = {"speakers": speakers} if speakers else {}
+        return self.engines.transcriber().transcribe(audio, progress=on_progress, **extra)
 
     def _draft(self, job_id: str, transcript: Transcript, template_id: str, engine: str) -> CaseRecord:
         from assistant.drafting.pipeline import draft

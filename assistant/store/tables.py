@@ -60,6 +60,10 @@ class Job(Base):
         ForeignKey("recordings.id", ondelete="SET NULL"), nullable=True
     )
     input_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What the uploader said about who was there: the number of voices to diarise, and the people present
+    # ([{name, role}]) so their names reach the transcript's participants before drafting.
+    speakers: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    present: Mapped[list | None] = mapped_column(JSON, nullable=True)
     transcript: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     record_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

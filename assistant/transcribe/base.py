@@ -21,6 +21,12 @@ class ProgressCallback(Protocol):
 
 @runtime_checkable
 class Transcriber(Protocol):
-    def transcribe(self, source: AudioSource, progress: ProgressCallback | None = None) -> Transcript:
-        """Transcribe ``source``. Raises `assistant.audio.AudioError` for input that cannot be accepted."""
+    def transcribe(
+        self, source: AudioSource, progress: ProgressCallback | None = None, *, speakers: int | None = None
+    ) -> Transcript:
+        """Transcribe ``source``. Raises `assistant.audio.AudioError` for input that cannot be accepted.
+
+        ``speakers``: how many people are expected to speak (the upload's `speakers`, or the number of people
+        present), for diarising a single-channel recording; None when unknown. The job runner passes it only
+        when it is known."""
         ...

@@ -55,6 +55,9 @@ function uploadBlob(blob, filename) {
   form.append("template", $("template").value);
   form.append("engine", $("engine").value);
   if ($("consent").value) form.append("consent", $("consent").value);
+  // Optional: sent only when filled in, so a blank box means "not known" rather than a bad value.
+  if ($("present").value.trim()) form.append("present", $("present").value);
+  if ($("speakers").value.trim()) form.append("speakers", $("speakers").value.trim());
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/api/recordings");
   const t = token();
@@ -181,7 +184,78 @@ function renderRecord(rec) {
     body.appendChild(box);
   }
   $("summary").textContent = rec.summary || "(no summary)";
+  renderSpeakers(rec);
 }
+
+// -- "Who is speaking?": names for the diariser's anonymous labels (speaker_1, speaker_2, ...) ---------
+const SPEAKER_LABEL = /^speaker_[1-9][0-9]{0,2}$/;
+
+function speakerLabels(t) {
+  const labels = new Set(Object.keys(t.speaker_names || {}));
+  for (const s of t.segments) if (SPEAKER_LABEL.test(s.speaker)) labels.add(s.speaker);
+  return [...labels].sort((a, b) => Number(a.split("_")[1]) - Number(b.split("_")[1]));
+}
+
+function renderSpeakers(rec) {
+  const t = rec.transcript;
+  const labels = speakerLabels(t);
+  const panel = $("speakers-panel");
+  panel.hidden = labels.length === 0;
+  const fields = $("speaker-fields");
+  fields.replaceChildren();
+  if (!labels.length) return;
+  const names = t.speaker_names || {};
+  const options = $("present-names");
+  options.replaceChildren();
+  const offered = new Set();
+  for (const p of [...(t.participants || []), ...((rec.meta && rec.meta.people_present) || [])]) {
+    if (!p.name || SPEAKER_LABEL.test(p.name) || offered.has(p.name)) continue;
+    offered.add(p.name);
+    const opt = el("option");
+    opt.value = p.name;
+    if (p.role) opt.label = `${p.name} (${p.role})`;
+    options.appendChild(opt);
+  }
+  for (const label of labels) {
+    const box = el("div", "field speaker-field");
+    const id = "speaker-name-" + label;
+    const lab = el("label", "", "Speaker " + label.split("_")[1]);
+    lab.htmlFor = id;
+    const input = el("input");
+    input.type = "text";
+    input.id = id;
+    input.dataset.label = label;
+    input.maxLength = 100;
+    input.autocomplete = "off";
+    input.setAttribute("list", "present-names");
+    input.value = names[label] || "";
+    box.append(lab);
+    // What this voice said first, so the worker can tell who it is.
+    const first = t.segments.find((s) => s.speaker === label || (names[label] && s.speaker === names[label]));
+    if (first) {
+      const said = first.text.length > 80 ? first.text.slice(0, 80) + "…" : first.text;
+      const hint = el("p", "hint", `First words: “${said}”`);
+      hint.id = id + "-hint";
+      input.setAttribute("aria-describedby", hint.id);
+      box.append(hint);
+    }
+    box.append(input);
+    fields.appendChild(box);
+  }
+}
+
+$("speakers-panel").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  showError("");
+  const names = {};
+  for (const input of $("speaker-fields").querySelectorAll("input[data-label]")) names[input.dataset.label] = input.value.trim();
+  try {
+    const res = await api(`/api/records/${currentRecord.id}/speakers`, {
+      method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(names),
+    });
+    renderRecord(await res.json());
+  } catch (err) { showError("Speaker names not saved: " + err.message); }
+});
 
 function renderStatement(st) {
   const li = el("li", "statement" + (st.flags.length && !st.kept_by_human ? " flagged" : ""));

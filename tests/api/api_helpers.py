@@ -45,6 +45,9 @@ class Client:
     def patch(self, url: str, **kw):  # type: ignore[no-untyped-def]
         return self.request("PATCH", url, **kw)
 
+    def put(self, url: str, **kw):  # type: ignore[no-untyped-def]
+        return self.request("PUT", url, **kw)
+
     def delete(self, url: str, **kw):  # type: ignore[no-untyped-def]
         return self.request("DELETE", url, **kw)
 

@@ -36,9 +36,11 @@ NOTES = "Present: Jo Smith (social worker), Sam Lee (resident)\nJo: How have you
 class CountingTranscriber:
     def __init__(self) -> None:
         self.calls = 0
+        self.kwargs: list[dict[str, Any]] = []  # the keyword arguments of each call
 
-    def transcribe(self, source: Any, progress: Any = None) -> Transcript:
+    def transcribe(self, source: Any, progress: Any = None, **kwargs: Any) -> Transcript:
         self.calls += 1
+        self.kwargs.append(kwargs)
         if progress:
             progress(1.0, 2.0)
         t = parse_text(NOTES)
@@ -138,6 +140,37 @@ def test_transcript_is_saved_once_and_not_redone(settings: Settings, db: Databas
     assert runner.draft_stage(job_id) == "done"
     assert runner.draft_stage(job_id) == "skip"
     assert _job(db, job_id).state == "done" and _records(db, job_id) == 1
+
+
+PRESENT = [{"name": "Priya Shah", "role": "social worker"}, {"name": "Jo Smith", "role": "team manager"},
+           {"name": "Kai", "role": ""}]
+
+
+@pytest.mark.parametrize(("speakers", "present", "expected"), [
+    (None, PRESENT, 3),  # the number of people present
+    (2, PRESENT, 2),  # the uploader's number wins: not everyone present speaks
+    (4, None, 4),
+    (None, None, None),  # unknown: not passed at all, so transcribers without the keyword still work
+])
+def test_transcribe_stage_passes_the_speaker_count_and_the_people_present(
+    settings: Settings, db: Database, tmp_path: Path, speakers: int | None, present: list | None,
+    expected: int | None,
+) -> None:
+    engines = FakeEngines()
+    runner = JobRunner(settings, db, engines)  # type: ignore[arg-type]
+    job_id = _audio_job(db, settings, tmp_path, speakers=speakers, present=present)
+    assert runner.transcribe_stage(job_id) == "draft"
+    assert engines.asr.kwargs == [{"speakers": expected} if expected else {}]
+    saved = Transcript.model_validate(_job(db, job_id).transcript)
+    # The fake's own Present: line first (Jo Smith keeps the role it gives), then the uploader's new people.
+    people = [(p.name, p.role) for p in saved.participants]
+    assert people[:2] == [("Jo Smith", "social worker"), ("Sam Lee", "resident")]
+    assert people[2:] == ([("Priya Shah", "social worker"), ("Kai", "")] if present else [])
+    assert runner.draft_stage(job_id) == "done"
+    with db.session() as s:
+        record = s.scalar(select(Record).where(Record.job_id == job_id))
+        present_names = {p["name"] for p in record.data["meta"]["people_present"]}
+    assert ({"Priya Shah", "Kai"} <= present_names) == bool(present), "drafting knows who was there"
 
 
 def test_a_job_left_running_is_a_lost_attempt_and_fails_after_the_limit(

@@ -198,3 +198,32 @@ def test_a_pre_migration_baseline_database_gets_the_later_tables(tmp_path: Path)
         assert _models_diff(db.engine) == []
     finally:
         db.dispose()
+
+
+def test_0003_adds_who_was_there_to_existing_jobs_and_downgrades(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'v2.db'}")
+    try:
+        assert upgrade(engine, "0002") == "0002"
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (id, name, token_hash, created_at) "
+                              "VALUES ('u1', 'alice', 'h', '2026-01-01 00:00:00')"))
+            conn.execute(text("INSERT INTO jobs (id, owner_id, kind, state, stage, progress, attempts, template_id, "
+                              "engine, created_at, updated_at) VALUES ('j1', 'u1', 'audio', 'queued', 'queued', 0, 0, "
+                              "'sc_contact_note', 'llm', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        assert upgrade(engine) == head_revision()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT id, speakers, present FROM jobs")).one() == ("j1", None, None)
+        assert _models_diff(engine) == []
+        from alembic import command
+
+        from assistant.store.migrations import alembic_config
+
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0002")
+        assert {c["name"] for c in inspect(engine).get_columns("jobs")}.isdisjoint({"speakers", "present"})
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT id FROM jobs")).scalar() == "j1"
+    finally:
+        engine.dispose()

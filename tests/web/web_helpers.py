@@ -16,6 +16,7 @@ import uvicorn
 
 from assistant.api.app import create_app
 from assistant.config import Settings
+from assistant.records import CaseRecord
 
 # ~190 words: long enough to draft (the pipeline refuses under ~150 words), short enough for 2 cores.
 DIALOGUE = [
@@ -89,6 +90,36 @@ def live_server(settings: Settings, engines: object | None = None) -> Iterator[s
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def insert_record(settings: Settings, record: CaseRecord) -> str:
+    """Seed a record as a finished job would leave it (job, record, version 1), owned by the local user the
+    page acts as: page tests that need no Whisper or LLM start from here."""
+    from sqlalchemy import select
+
+    from assistant.api.auth import LOCAL_USER, ensure_local_user
+    from assistant.store.db import Database
+    from assistant.store.tables import Job, Record, RecordVersion, User
+
+    db = Database(settings)
+    try:
+        ensure_local_user(db)
+        with db.session() as s:
+            owner = s.scalar(select(User).where(User.name == LOCAL_USER)).id
+            job = Job(owner_id=owner, kind="audio", template_id=record.template_id, state="done", stage="done",
+                      progress=1.0)
+            s.add(job)
+            s.flush()
+            row = Record(owner_id=owner, job_id=job.id, template_id=record.template_id, data={})
+            s.add(row)
+            s.flush()
+            record.id, record.owner = row.id, owner
+            row.data = record.model_dump(mode="json")
+            job.record_id = row.id
+            s.add(RecordVersion(record_id=row.id, version=1, source="ai", author="assistant", data=row.data))
+            return row.id
+    finally:
+        db.dispose()
 
 
 def wait_for_job(base: str, job_id: str, headers: dict[str, str] | None = None, timeout: float = 1200) -> dict:
