@@ -323,3 +323,27 @@ def test_silence_generator_is_deterministic(tmp_path: Path) -> None:
         gen.generate("silence", tmp_path / name)
     a, b = (tmp_path / n / "silence" / "audio.opus" for n in ("a", "b"))
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_every_speaker_in_a_sample_has_a_distinct_voice(tmp_path: Path) -> None:
+    """espeak-ng ignores a "+variant" on some voices (plain "en-gb+f2" renders as "en-gb"): render each
+    speaker's voice alone, with the same speed and pitch, so two speakers sharing a timbre show up."""
+    import hashlib
+    import subprocess
+
+    gen = _load("generate_audio")
+    if missing := gen.missing_tools():
+        pytest.skip(f"audio tools not installed: {', '.join(missing)} (apt-get install espeak-ng)")
+    shared = []
+    for sid in SAMPLE_IDS:
+        voices = meta_of(sid).get("voices") or {}
+        heard: dict[str, str] = {}
+        for speaker, spec in voices.items():
+            wav = tmp_path / "v.wav"
+            subprocess.run(["espeak-ng", "-v", spec["voice"], "-w", str(wav), "Thank you for seeing me today."],
+                           check=True, capture_output=True)
+            digest = hashlib.sha256(wav.read_bytes()).hexdigest()
+            if digest in heard:
+                shared.append(f"{sid}: {speaker} sounds like {heard[digest]} ({spec['voice']})")
+            heard[digest] = speaker
+    assert not shared, shared
