@@ -231,3 +231,16 @@ def test_prompt_over_the_context_window_is_a_context_length_error(smol_chat: Cha
 
     with pytest.raises(ContextLengthError, match=r"HTTP 400: .*maximum context length is 4096 tokens"):
         smol_chat.complete([{"role": "user", "content": "word " * 5000}], max_tokens=10)
+
+
+def test_child_spins_briefly_unless_openmp_is_configured(llm_settings: Settings,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short OpenMP spin: most of the free-core decode speed without stalling shared cores (see
+    `_child_env`); an operator's own OpenMP setting wins."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    env = EmbeddedLLMServer(llm_settings, "smollm2-135m")._child_env()
+    assert env["GOMP_SPINCOUNT"] == "1000" and "OMP_WAIT_POLICY" not in env
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    env = EmbeddedLLMServer(llm_settings, "smollm2-135m")._child_env()
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE" and "GOMP_SPINCOUNT" not in env
