@@ -1,5 +1,6 @@
 """Child-process entry point: llama-cpp-python's OpenAI-compatible server (`python -m llama_cpp.server`,
-same arguments), plus a watchdog that exits when the parent process is gone.
+same arguments), plus a watchdog that exits when the parent process is gone, and greedy grammar sampling
+that checks the best tokens first (`assistant.llm.greedy_grammar`).
 
 atexit cleanup in the parent does not run when the parent is killed (SIGKILL, OOM, a CI timeout); without
 the watchdog a 2 GB model server would be left behind holding its port.
@@ -27,6 +28,9 @@ def main() -> None:
         threading.Thread(target=_watch_parent, args=(parent,), name="parent-watchdog", daemon=True).start()
     from llama_cpp.server.__main__ import main as serve
 
+    from assistant.llm.greedy_grammar import install
+
+    install()  # JSON-schema replies decode ~1.4x faster at temperature 0; same tokens (see the module)
     serve()
 
 
