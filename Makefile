@@ -85,12 +85,13 @@ lint: install
 	$(BIN)/ruff check assistant evals tests benchmarks samples
 
 # Each benchmark merges its section into bench/results.json (speed is measured here, never asserted in tests).
-BENCHMARKS := asr queue load diarise
+BENCHMARKS := asr drafting memory queue load diarise
 bench: models system-deps
 	mkdir -p bench
 	for b in $(BENCHMARKS); do \
 	  if [ -f benchmarks/$$b.py ]; then $(BIN)/python -m benchmarks.$$b || exit 1; fi; \
 	done
+	$(BIN)/python -m benchmarks.report
 
 eval: models
 	$(BIN)/assistant eval run --dataset samples --limit 3 --fresh
