@@ -22,7 +22,8 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 @app.command()
 def models(
-    verify: Annotated[bool, typer.Option("--verify", help="Assemble and re-hash every model; exit 1 on a problem.")] = False,
+    verify: Annotated[bool, typer.Option("--verify",
+                                         help="Assemble and re-hash every model; exit 1 on a problem.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the packaged offline models: path, size, sha256 and status."""
@@ -47,7 +48,8 @@ def templates() -> None:
 
     for t in all_templates().values():
         human = [s.id for s in t.sections if s.mode == "human_only"]
-        typer.echo(f"{t.id:26} v{t.version}  {t.title}  ({len(t.sections)} sections; human only: {', '.join(human) or '-'})")
+        typer.echo(f"{t.id:26} v{t.version}  {t.title}  "
+                   f"({len(t.sections)} sections; human only: {', '.join(human) or '-'})")
 
 
 @app.command()

@@ -80,7 +80,8 @@ class Transcript(BaseModel):
 
 _PRESENT = re.compile(r"^\s*(present|participants|attendees)\s*:\s*(.+)$", re.I)
 _TAG_LINE = re.compile(r"^\s*\[(?P<who>[A-Za-z][\w .'-]{0,40})\]\s*(?P<text>.*)$")
-_NAME_LINE = re.compile(r"^\s*(?P<who>[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}|[a-z]+)\s*(?:\([^)]{0,60}\))?\s*:\s+(?P<text>\S.*)$")
+_NAME_LINE = re.compile(
+    r"^\s*(?P<who>[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}|[a-z]+)\s*(?:\([^)]{0,60}\))?\s*:\s+(?P<text>\S.*)$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
 _MAX_SEGMENT_WORDS = 60
 

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from support import IN_CI, REPO, SHARED_DATA, require  # noqa: F401  (re-exported for older imports)
 
 from assistant.config import Settings
-
-from support import IN_CI, REPO, SHARED_DATA, require  # noqa: F401  (re-exported for older imports)
 
 
 def _models_cache() -> Path:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
+from support import save_finished_record
 
 from assistant.api.app import create_app
 from assistant.api.auth import add_user
 from assistant.config import Settings
 from assistant.records import CaseRecord, Section, Statement
-from assistant.store.tables import Job, Record, RecordVersion
 from assistant.transcript import parse_text
 
 VISIT = """Present: Jo Smith (social worker), Leanne Hart (mother)
@@ -122,15 +122,4 @@ def insert_record(client: Client, record: CaseRecord | None = None) -> str:
     with db.session() as s:
         user_id = s.scalar(select(User).where(User.token_hash == hash_token(client.token))).id
         record = record or sample_record()
-        job = Job(owner_id=user_id, kind="notes", template_id=record.template_id, state="done", stage="done",
-                  progress=1.0, input_text=VISIT)
-        s.add(job)
-        s.flush()
-        row = Record(owner_id=user_id, job_id=job.id, template_id=record.template_id, data={})
-        s.add(row)
-        s.flush()
-        record.id, record.owner = row.id, user_id
-        row.data = record.model_dump(mode="json")
-        job.record_id = row.id
-        s.add(RecordVersion(record_id=row.id, version=1, source="ai", author="assistant", data=row.data))
-        return row.id
+        return save_finished_record(s, user_id, record, kind="notes", input_text=VISIT)

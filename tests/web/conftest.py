@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import require
 from web_helpers import have_tools, synthesise_dialogue
 
 from assistant.config import Settings
 from assistant.jobs.stages import Engines
-from support import require
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,8 @@ def test_upload_review_approve_download_in_chromium(
         target.locator(".text").click()
         cited = {int(x) for x in target.locator(".meta").inner_text().split("cites ")[1].replace("[", "")
                  .replace("]", "").split()}
-        lit = {int(x) for x in page.eval_on_selector_all("#transcript li.evidence", "els => els.map(e => e.dataset.segment)")}
+        lit = {int(x) for x in page.eval_on_selector_all("#transcript li.evidence",
+                                                         "els => els.map(e => e.dataset.segment)")}
         assert lit == cited and lit
         page.screenshot(path=str(tmp_path / "record.png"), full_page=True)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from support import save_finished_record
 
 from assistant.api.app import create_app
 from assistant.config import Settings
@@ -99,25 +100,14 @@ def insert_record(settings: Settings, record: CaseRecord) -> str:
 
     from assistant.api.auth import LOCAL_USER, ensure_local_user
     from assistant.store.db import Database
-    from assistant.store.tables import Job, Record, RecordVersion, User
+    from assistant.store.tables import User
 
     db = Database(settings)
     try:
         ensure_local_user(db)
         with db.session() as s:
             owner = s.scalar(select(User).where(User.name == LOCAL_USER)).id
-            job = Job(owner_id=owner, kind="audio", template_id=record.template_id, state="done", stage="done",
-                      progress=1.0)
-            s.add(job)
-            s.flush()
-            row = Record(owner_id=owner, job_id=job.id, template_id=record.template_id, data={})
-            s.add(row)
-            s.flush()
-            record.id, record.owner = row.id, owner
-            row.data = record.model_dump(mode="json")
-            job.record_id = row.id
-            s.add(RecordVersion(record_id=row.id, version=1, source="ai", author="assistant", data=row.data))
-            return row.id
+            return save_finished_record(s, owner, record, kind="audio")
     finally:
         db.dispose()
 
