@@ -40,6 +40,11 @@ class Transcript(BaseModel):
     participants: list[Participant] = Field(default_factory=list)
     asr: dict[str, Any] = Field(default_factory=dict, description="ASR model and settings; empty for text")
     flags: list[str] = Field(default_factory=list)
+    contact_date: str | None = Field(
+        default=None,
+        description="When the conversation took place, as given: a `Date:` header in typed notes, or the "
+        "recording's own creation time (e.g. `14 March 2026`); None when nothing says (never guessed)",
+    )
     speaker_names: dict[str, str] = Field(
         default_factory=dict,
         description="Diarised speaker label (speaker_1...) -> the person's name, as the worker mapped them; "
@@ -79,6 +84,7 @@ class Transcript(BaseModel):
 # --- parsing typed text -------------------------------------------------------------------------
 
 _PRESENT = re.compile(r"^\s*(present|participants|attendees)\s*:\s*(.+)$", re.I)
+_DATE = re.compile(r"^\s*(?:date|date of (?:visit|contact|meeting|consultation)|visit date)\s*:\s*(\S.{0,59})$", re.I)
 _TAG_LINE = re.compile(r"^\s*\[(?P<who>[A-Za-z][\w .'-]{0,40})\]\s*(?P<text>.*)$")
 _NAME_LINE = re.compile(
     r"^\s*(?P<who>[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}|[a-z]+)\s*(?:\([^)]{0,60}\))?\s*:\s+(?P<text>\S.*)$")
@@ -135,9 +141,11 @@ def parse_text(text: str, *, author: str = "author", source_id: str | None = Non
     """Parse typed or pasted text into a Transcript.
 
     Accepts `Name: utterance` lines, `[doctor]`/`[patient]` tags (ACI-Bench), `Doctor:`/`Patient:` lines
-    (PriMock57), an optional `Present: A (role), B (role)` header, and untagged paragraphs (one author).
+    (PriMock57), optional `Present: A (role), B (role)` and `Date: 14 March 2026` header lines before the
+    first turn, and untagged paragraphs (one author).
     """
     participants: list[Participant] = []
+    contact_date: str | None = None
     turns: list[tuple[str, str]] = []
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     tagged = sum(1 for ln in lines if _TAG_LINE.match(ln) or _NAME_LINE.match(ln))
@@ -159,6 +167,10 @@ def parse_text(text: str, *, author: str = "author", source_id: str | None = Non
         if m and not participants:
             participants = parse_present(m.group(2))
             continue
+        m = _DATE.match(line)
+        if m and contact_date is None and not turns and not paragraph:
+            contact_date = m.group(1).strip()
+            continue
         if dialogue:
             m = _TAG_LINE.match(line) or _NAME_LINE.match(line)
             if m:
@@ -178,5 +190,6 @@ def parse_text(text: str, *, author: str = "author", source_id: str | None = Non
             segments.append(Segment(id=len(segments), speaker=who, text=piece))
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return Transcript(
-        id=source_id or digest[:16], source=digest, segments=segments, participants=participants
+        id=source_id or digest[:16], source=digest, segments=segments, participants=participants,
+        contact_date=contact_date,
     )

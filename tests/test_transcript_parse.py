@@ -40,3 +40,14 @@ def test_long_turns_split_into_sentence_segments_with_stable_ids() -> None:
     assert all(s.speaker == "Leanne" for s in t.segments[1:])
     again = parse_text(f"Sam: Tell me more.\nLeanne: {long_turn}\n")
     assert [s.text for s in again.segments] == [s.text for s in t.segments] and again.id == t.id
+
+
+def test_date_header_gives_the_contact_date_and_is_not_a_turn() -> None:
+    t = parse_text("Date: 14 March 2026\nPresent: Jo (social worker), Sam (father)\nJo: How are things?\n"
+                   "Sam: Better, thanks.\n")
+    assert t.contact_date == "14 March 2026"
+    assert [s.speaker for s in t.segments] == ["Jo", "Sam"]
+    assert parse_text("Jo: Hello.\nSam: Date: tomorrow?\n").contact_date is None
+    # Only a header: a "Date:" line after the conversation has started is what someone said.
+    late = parse_text("Jo: Hello there.\nDate: 1 May 2026\n")
+    assert late.contact_date is None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,10 @@ class AudioInfo(BaseModel):
     )
     size_bytes: int
     bit_rate: int | None = None
+    recorded_on: str | None = Field(
+        default=None, description="the day the file says it was recorded (its `creation_time`/`date` tag), "
+        "as `14 March 2026`; None when it says nothing usable"
+    )
 
     @property
     def expected_duration(self) -> float | None:
@@ -120,6 +126,24 @@ def wav_header_duration(path: Path) -> float | None:
     return None
 
 
+def recorded_on(tags: dict[str, str]) -> str | None:
+    """`creation_time` (MP4/M4A, what phones write), `date` (Ogg/FLAC/MP3 comments) as a UK long date.
+    Only a full date counts: a bare year, or a default epoch date, says nothing about the visit."""
+    for key in ("creation_time", "date", "DATE", "TDRC", "com.apple.quicktime.creationdate"):
+        value = str(tags.get(key) or "").strip()
+        m = re.match(r"^(\d{4})-(\d{2})-(\d{2})", value)
+        if not m:
+            continue
+        try:
+            day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            continue
+        if day.year < 2000:  # 1904/1970 epoch defaults from tools that write a zero time
+            continue
+        return f"{day.day} {day:%B %Y}"
+    return None
+
+
 def probe(path: str | Path) -> AudioInfo:
     """Describe the first audio stream of ``path``; raises AudioError for anything we cannot accept."""
     p, fmt = check_file(path)
@@ -145,4 +169,5 @@ def probe(path: str | Path) -> AudioInfo:
             header_duration=wav_header_duration(p) if fmt == "wav" else None,
             size_bytes=p.stat().st_size,
             bit_rate=container.bit_rate or None,
+            recorded_on=recorded_on({**(container.metadata or {}), **(stream.metadata or {})}),
         )

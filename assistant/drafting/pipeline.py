@@ -95,7 +95,8 @@ def _meta(cast: Cast, transcript: Transcript) -> RecordMeta:
     present = [Participant(name=p.name, role=p.role, relationship=p.relationship) for p in cast.people
                if p.speaker or p.name in declared]
     present = [p for p in present if p.name.lower() != "author"]
-    return RecordMeta(people_present=present, subject=cast.subjects[0] if cast.subjects else None)
+    return RecordMeta(people_present=present, subject=cast.subjects[0] if cast.subjects else None,
+                      contact_date=transcript.contact_date)
 
 
 def _assign(units: list[Unit], windows: list[Window]) -> dict[int, list[Unit]]:

@@ -293,6 +293,7 @@ class WhisperTranscriber:
             segments=segments,
             asr=asr,
             flags=flags,
+            contact_date=audio.info.recorded_on if audio is not None else None,
         )
 
 

@@ -217,3 +217,40 @@ def test_format_seconds() -> None:
     assert format_seconds(2) == "2 s"
     assert format_seconds(42.5) == "42.5 s"
     assert format_seconds(10_800) == "10800 s (3:00:00)"
+
+
+def _tagged_m4a(path: Path, tags: dict[str, str]) -> Path:
+    import av
+
+    t = np.arange(RATE) / RATE
+    with av.open(str(path), "w", format="ipod") as out:
+        out.metadata.update(tags)
+        stream = out.add_stream("aac", rate=RATE, layout="mono")
+        frame = av.AudioFrame.from_ndarray((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :],
+                                           format="fltp", layout="mono")
+        frame.sample_rate = RATE
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_probe_reads_the_recording_date_a_phone_writes(tmp_path: Path) -> None:
+    info = probe(_tagged_m4a(tmp_path / "visit.m4a", {"creation_time": "2026-03-14T10:22:05.000000Z"}))
+    assert info.recorded_on == "14 March 2026"
+    assert probe(_tagged_m4a(tmp_path / "plain.m4a", {})).recorded_on is None
+
+
+@pytest.mark.parametrize(("tags", "expected"), [
+    ({"creation_time": "2026-03-04T00:00:00Z"}, "4 March 2026"),
+    ({"date": "2025-12-31"}, "31 December 2025"),
+    ({"date": "2025"}, None),  # a bare year says nothing about the day
+    ({"creation_time": "1970-01-01T00:00:00Z"}, None),  # an epoch default, not a recording date
+    ({"creation_time": "2026-02-30T00:00:00Z"}, None),
+    ({}, None),
+])
+def test_recorded_on_only_trusts_a_full_date(tags: dict[str, str], expected: str | None) -> None:
+    from assistant.audio.probe import recorded_on
+
+    assert recorded_on(tags) == expected

@@ -150,3 +150,12 @@ def test_summary_keeps_only_sentences_its_cited_statements_support(settings: Set
     assert record.summary == "Leanne Hart has been feeling low since Christmas and is not sleeping."
     assert record.summary_evidence == [mood]
     assert len(record.extra["drafting"]["summary_dropped"]) == 2
+
+
+def test_contact_date_comes_from_the_transcript_never_a_guess(settings: Settings) -> None:
+    text = fixture_transcript("attribution_visit.txt")
+    dated = text.model_copy(update={"contact_date": "14 March 2026"})
+    record = draft(dated, get_template("sc_contact_note"), None, engine="extractive", settings=settings)
+    assert record.meta.contact_date == "14 March 2026"
+    undated = draft(text, get_template("sc_contact_note"), None, engine="extractive", settings=settings)
+    assert undated.meta.contact_date is None
