@@ -17,7 +17,11 @@ from assistant import lexicons
 from assistant.drafting.participants import Cast
 from assistant.transcript import Segment, Transcript
 
-FindingKind = Literal["money", "date", "phone", "dose", "police", "screen", "leave_out", "injection"]
+FindingKind = Literal["money", "date", "phone", "dose", "police", "harm", "screen", "leave_out", "injection"]
+# High-risk concepts that must reach the record when said (as a note or, failing that, a quote): measured,
+# the small model dropped "He pushed me against the wall" from a visit note. Suicide and self-harm come
+# through the screen detector (question and answer) instead.
+HARM_CONCEPTS = ("assault", "domestic_abuse", "sexual_abuse", "abuse", "weapon", "neglect", "exploitation")
 Polarity = Literal["denied", "disclosed", "unclear", "no_answer"]
 
 _MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
@@ -145,12 +149,16 @@ def find_patterns(segment: Segment) -> list[Finding]:
     for m in _spans(_DOSE, text):
         out.append(Finding(kind="dose", segment_id=segment.id, speaker=segment.speaker, text=m.group(0).strip(),
                            value=m.group(0).lower().replace(" ", "")))
-    police = lexicons.high_risk()._patterns.get("police")
-    if police is not None:
-        for m in police.finditer(text):
-            out.append(Finding(kind="police", segment_id=segment.id, speaker=segment.speaker, text=m.group(0),
-                               value="police"))
-            break
+    patterns = lexicons.high_risk()._patterns
+    police = patterns.get("police")
+    if police is not None and (m := police.search(text)):
+        out.append(Finding(kind="police", segment_id=segment.id, speaker=segment.speaker, text=m.group(0),
+                           value="police"))
+    for concept in HARM_CONCEPTS:
+        pattern = patterns.get(concept)
+        if pattern is not None and (m := pattern.search(text)):
+            out.append(Finding(kind="harm", segment_id=segment.id, speaker=segment.speaker, text=m.group(0),
+                               value=concept))
     return out
 
 

@@ -452,13 +452,16 @@ def finding_covered(f: Finding, statements: list[Statement]) -> bool:
             return True
         if f.kind == "police" and lexicons.high_risk().concepts_in(s.text) & {"police"}:
             return True
+        if f.kind == "harm" and f.value in lexicons.high_risk().concepts_in(s.text):
+            return True
     return False
 
 
 def coverage_candidates(findings: list[Finding], candidates: list[Candidate], transcript: Transcript, cast: Cast,
                         template: Template) -> list[Candidate]:
-    """Every amount, date, phone number, dose and police mention ends up in some statement: when no note
-    carries it, the sentence that says it is added as an attributed quote."""
+    """Every amount, date, phone number, dose, police mention and mention of harm (violence, abuse, weapons,
+    neglect) ends up in some statement: when no note carries it, the sentence that says it is added as an
+    attributed quote."""
     statements = [c.statement for c in candidates]
     section_of: dict[int, str] = {}
     for c in candidates:
@@ -467,7 +470,7 @@ def coverage_candidates(findings: list[Finding], candidates: list[Candidate], tr
     added: list[Candidate] = []
     done: set[tuple[int, str]] = set()
     for f in findings:
-        if f.kind not in ("money", "date", "phone", "dose", "police"):
+        if f.kind not in ("money", "date", "phone", "dose", "police", "harm"):
             continue
         if finding_covered(f, statements + [c.statement for c in added]):
             continue
