@@ -90,7 +90,11 @@ def test_nothing_renders_as_markup_in_the_docx(drafted: dict[str, CaseRecord], c
     from docx import Document
     from docx.opc.constants import RELATIONSHIP_TYPE as RT
 
-    record = drafted[case["id"]]
+    # As a reviewer might: keep every flagged statement (the quoted injection among them), so the export
+    # carries all the text a participant said, markup characters and all.
+    record = drafted[case["id"]].model_copy(deep=True)
+    for st in record.statements():
+        st.kept_by_human = True
     doc = Document(io.BytesIO(render(record, "docx")))
     parts = [str(p.partname) for p in doc.part.package.iter_parts()]
     assert not [p for p in parts if re.search(r"html|afchunk|altchunk|\.bin$|activex|vba", p, re.I)], parts
