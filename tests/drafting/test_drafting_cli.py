@@ -58,3 +58,22 @@ def test_inputs_text_transcript_json_and_record_json(tmp_path: Path, settings: S
 def test_template_guess() -> None:
     assert guess_template(parse_text("[doctor] hi\n[patient] hello")).id == "clin_consult_note"
     assert guess_template(parse_text("Sam: hi\nLeanne: hello")).id == "sc_contact_note"
+
+
+@pytest.mark.slow
+def test_draft_command_transcribes_audio_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An audio INPUT goes through the real Whisper model before drafting: here a 17-second doorstep
+    exchange (a committed sample), too short to draft, so the record says so and invents nothing."""
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ASSISTANT_WHISPER_MODEL", "tiny.en")
+    audio = Path(__file__).resolve().parents[2] / "samples" / "short_exchange" / "audio.opus"
+    result = CliRunner().invoke(app, ["draft", str(audio), "--engine", "extractive", "--format", "json",
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "transcribing audio.opus" in result.output
+    (out,) = (tmp_path / "out").iterdir()
+    record = CaseRecord.model_validate_json(out.read_text())
+    assert record.transcript.asr["model"] == "tiny.en" and record.transcript.duration
+    words = " ".join(s.text for s in record.transcript.segments).lower()
+    assert "children's services" in words and "late for work" in words
+    assert "too_short" in record.flags and not record.statements()
