@@ -94,9 +94,12 @@ def draft_file(
 
         echo("starting the language model …")
         chat, stop = build_chat_model(settings)
+    from assistant.llm.redact import redaction_scope
+
     try:
-        record = draft(transcript, template, chat, engine="llm" if engine == "llm" else "extractive",
-                       settings=settings, progress=lambda stage, frac: echo(f"  [{frac:4.0%}] {stage}"))
+        with redaction_scope(transcript):  # as jobs do: participants' names never reach a redacting remote LLM
+            record = draft(transcript, template, chat, engine="llm" if engine == "llm" else "extractive",
+                           settings=settings, progress=lambda stage, frac: echo(f"  [{frac:4.0%}] {stage}"))
     finally:
         if stop is not None:
             stop()

@@ -8,6 +8,7 @@ import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -266,3 +267,19 @@ def test_without_redaction_the_same_job_does_send_them(settings: Settings, endpo
     _job_record(settings, endpoint, redact=False)
     seen = endpoint.seen()
     assert NHS in seen and "Leanne Hart" in seen
+
+
+def test_assistant_draft_redacts_like_a_job(settings: Settings, endpoint: RecordingEndpoint, tmp_path: Path) -> None:
+    """The command line drafts through the same redaction scope as the service."""
+    from assistant.drafting.run import draft_file
+
+    src = tmp_path / "visit.txt"
+    src.write_text(VISIT, encoding="utf-8")
+    record, _ = draft_file(src, settings=_remote_settings(settings, endpoint), template_id="sc_contact_note",
+                           engine="llm", formats=["json"], out_dir=tmp_path / "out", echo=lambda _msg: None)
+    assert endpoint.bodies, "the LLM was never called"
+    seen = endpoint.seen()
+    for secret in SECRETS:
+        assert secret not in seen, f"{secret!r} reached the remote endpoint"
+    drafted = " ".join(st.text for st in record.statements())
+    assert "[PERSON_" not in drafted and NHS in drafted
