@@ -182,6 +182,15 @@ def start_server(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not start in 120 s")
 
 
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a clean shutdown that also stops the embedded LLM server), then kill after 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_for_stage(base: str, job_id: str, stage: str, timeout: float = 300) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     job: dict[str, Any] = {}
@@ -220,11 +229,7 @@ def measure(uploads: int, polls: int, size: int) -> dict[str, Any]:
             background["transcribing_throughout"] = (background.get("stage_at_start") == "transcribing"
                                                      and after.get("stage") == "transcribing")
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     p95 = result["upload"]["p95_ms"]
     errors = result["upload"]["errors"] + result["poll"]["errors"] + result["upload_paced"]["errors"]
     return {

@@ -14,8 +14,6 @@ the job's own stage changes. The `memory` section of bench/results.json is repla
 from __future__ import annotations
 
 import argparse
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,7 +25,7 @@ from typing import Any
 import httpx
 
 from benchmarks.asr import DEFAULT_OUT, machine_info, merge_results, versions
-from benchmarks.load import start_server
+from benchmarks.load import start_server, stop_server
 
 TARGET_MB = 3072.0
 DEFAULT_SECONDS = 180.0
@@ -113,11 +111,7 @@ def measure(audio: Path, timeout_s: float) -> dict[str, Any]:
                 job_s = time.monotonic() - started
             processes = {p: kb for p, kb in sampler.hwm_kb.items() if kb}
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     peak_mb = round(sampler.peak_kb / 1024, 1)
     return {
         "description": "peak RSS of the `assistant serve` process tree (service + embedded LLM server) while one "

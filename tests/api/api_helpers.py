@@ -123,3 +123,21 @@ def insert_record(client: Client, record: CaseRecord | None = None) -> str:
         user_id = s.scalar(select(User).where(User.token_hash == hash_token(client.token))).id
         record = record or sample_record()
         return save_finished_record(s, user_id, record, kind="notes", input_text=VISIT)
+
+
+def tone_wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
+    """A valid 16-bit mono WAV of a 440 Hz tone."""
+    import io
+    import math
+    import struct
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        frames = b"".join(struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / rate)))
+                          for i in range(int(seconds * rate)))
+        w.writeframes(frames)
+    return buf.getvalue()

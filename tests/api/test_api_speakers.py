@@ -3,14 +3,10 @@ speaker labels on a record (`PUT /api/records/{id}/speakers`)."""
 
 from __future__ import annotations
 
-import io
-import math
-import struct
-import wave
 from pathlib import Path
 
 import pytest
-from api_helpers import Client, insert_record, sample_record
+from api_helpers import Client, insert_record, sample_record, tone_wav
 from sqlalchemy import func, select
 
 from assistant.records import CaseRecord, RecordMeta, Section, Statement
@@ -18,19 +14,8 @@ from assistant.store.tables import AuditEntry, Job, Recording
 from assistant.transcript import Participant, Segment, Transcript
 
 
-def _wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"".join(struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / rate)))
-                               for i in range(int(seconds * rate))))
-    return buf.getvalue()
-
-
 def _upload(client: Client, **fields: str):  # type: ignore[no-untyped-def]
-    return client.post("/api/recordings", files={"file": ("a.wav", _wav(), "audio/wav")}, data=fields)
+    return client.post("/api/recordings", files={"file": ("a.wav", tone_wav(), "audio/wav")}, data=fields)
 
 
 # -- upload fields --------------------------------------------------------------------------------

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import math
-import struct
-import wave
 from pathlib import Path
 
 import pytest
-from api_helpers import Client
+from api_helpers import Client, tone_wav
 from sqlalchemy import func, select
 
 from assistant.store.tables import Job, Recording
-
-
-def _wav_bytes(seconds: float = 1.0, rate: int = 16000) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        frames = b"".join(struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / rate)))
-                          for i in range(int(seconds * rate)))
-        w.writeframes(frames)
-    return buf.getvalue()
 
 
 def _nothing_left(client: Client, data_dir: Path) -> None:
@@ -103,13 +87,13 @@ def test_missing_file_field_and_not_multipart(alice: Client, app_settings) -> No
 
 
 def test_unknown_template_is_422(alice: Client, app_settings) -> None:
-    r = _post(alice, _wav_bytes(), template="no_such_template")
+    r = _post(alice, tone_wav(), template="no_such_template")
     assert r.status_code == 422 and r.json()["error"] == "unknown_template"
     _nothing_left(alice, app_settings.data_dir)
 
 
 def test_good_upload_is_on_disk_with_its_job_before_202(alice: Client, app_settings) -> None:
-    r = _post(alice, _wav_bytes(1.5), consent="verbal consent from Leanne")
+    r = _post(alice, tone_wav(1.5), consent="verbal consent from Leanne")
     assert r.status_code == 202, r.text
     ids = r.json()
     with alice.http.app.state.db.session() as s:  # type: ignore[attr-defined]
