@@ -224,9 +224,7 @@ class JobRunner:
             fraction = done / total if total else done
             self._update(job_id, progress=round(0.5 * min(max(fraction, 0.0), 1.0), 3))
 
-        # `speakers` only when known: a transcriber written before the keyword still runs jobs without it.
-        extra: dict[str, Any] = {"speakers": speakers} if speakers else {}
-        return self.engines.transcriber().transcribe(audio, progress=on_progress, **extra)
+        return self.engines.transcriber().transcribe(audio, progress=on_progress, speakers=speakers)
 
     def _draft(self, job_id: str, transcript: Transcript, template_id: str, engine: str) -> CaseRecord:
         from assistant.drafting.pipeline import draft

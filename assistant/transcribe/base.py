@@ -27,6 +27,5 @@ class Transcriber(Protocol):
         """Transcribe ``source``. Raises `assistant.audio.AudioError` for input that cannot be accepted.
 
         ``speakers``: how many people are expected to speak (the upload's `speakers`, or the number of people
-        present), for diarising a single-channel recording; None when unknown. The job runner passes it only
-        when it is known."""
+        present), for diarising a single-channel recording; None when unknown."""
         ...

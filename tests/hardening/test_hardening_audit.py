@@ -175,7 +175,7 @@ def test_job_runner_audits_transcribe_and_draft(settings: Settings, db: Database
     from assistant.transcript import parse_text
 
     class Asr:
-        def transcribe(self, path: Path, progress=None):  # type: ignore[no-untyped-def]
+        def transcribe(self, path: Path, progress=None, *, speakers=None):  # type: ignore[no-untyped-def]
             t = parse_text("Present: Jo Smith (social worker), Leanne Hart (mother)\nJo Smith: Hello.\n"
                            "Leanne Hart: Hi.")
             return t.model_copy(update={"asr": {"model": "base", "model_id": "whisper-base"}})

@@ -160,7 +160,7 @@ def test_transcribe_stage_passes_the_speaker_count_and_the_people_present(
     runner = JobRunner(settings, db, engines)  # type: ignore[arg-type]
     job_id = _audio_job(db, settings, tmp_path, speakers=speakers, present=present)
     assert runner.transcribe_stage(job_id) == "draft"
-    assert engines.asr.kwargs == [{"speakers": expected} if expected else {}]
+    assert engines.asr.kwargs == [{"speakers": expected}]
     saved = Transcript.model_validate(_job(db, job_id).transcript)
     # The fake's own Present: line first (Jo Smith keeps the role it gives), then the uploader's new people.
     people = [(p.name, p.role) for p in saved.participants]
