@@ -293,22 +293,32 @@ def _apply_patch(record: CaseRecord, patch: RecordPatch) -> list[str]:
 def patch_record(record_id: str, patch: RecordPatch, request: Request, user: User) -> CaseRecord:
     """Edit, add, remove or keep statements; each change makes a new version with source `manual`."""
     with request.app.state.db.session() as s:
-        row = _owned(s, Record, record_id, user)
-        if row.state == "approved":
-            raise ApiError(409, "approved", "an approved record is locked; reject it to reopen it for edits")
+        row = _editable(s, record_id, user)
         record = _load(row)
         changes = _apply_patch(record, patch)
-        if not changes:
-            return record
-        record.version = row.version + 1
-        record.state = "draft"
-        data = record.model_dump(mode="json")
-        row.data, row.version, row.state = data, record.version, "draft"
-        s.add(RecordVersion(record_id=row.id, version=record.version, source="manual",
-                            author=(patch.author or "reviewer")[:200], note=", ".join(changes)[:200], data=data))
-        audit(s, user, "edit", objects={"record": row.id, "version": str(record.version)},
-              output_sha256=sha256_json(data))
+        if changes:
+            _save_manual_version(s, row, record, user, author=patch.author, note=", ".join(changes))
         return record
+
+
+def _editable(s: Any, record_id: str, user: str) -> Record:
+    row = _owned(s, Record, record_id, user)
+    if row.state == "approved":
+        raise ApiError(409, "approved", "an approved record is locked; reject it to reopen it for edits")
+    return row
+
+
+def _save_manual_version(s: Any, row: Record, record: CaseRecord, user: str, *, author: str | None,
+                         note: str) -> None:
+    """A person's change: the next version (source `manual`), back to draft, with its audit entry."""
+    record.version = row.version + 1
+    record.state = "draft"
+    data = record.model_dump(mode="json")
+    row.data, row.version, row.state = data, record.version, "draft"
+    s.add(RecordVersion(record_id=row.id, version=record.version, source="manual",
+                        author=(author or "reviewer")[:200], note=note[:200], data=data))
+    audit(s, user, "edit", objects={"record": row.id, "version": str(record.version)},
+          output_sha256=sha256_json(data))
 
 
 def _original_transcript(s: Any, row: Record, record: CaseRecord) -> Transcript:
@@ -388,9 +398,7 @@ def name_speakers(record_id: str, names: SpeakerNames, request: Request, user: U
     statements' attribution and the people present follow; an empty name puts the label back. Each change
     makes a new version with source `manual`."""
     with request.app.state.db.session() as s:
-        row = _owned(s, Record, record_id, user)
-        if row.state == "approved":
-            raise ApiError(409, "approved", "an approved record is locked; reject it to reopen it for edits")
+        row = _editable(s, record_id, user)
         record = _load(row)
         base = _original_transcript(s, row, record)
         labels = [who for who in base.speakers() if SPEAKER_LABEL.match(who)]
@@ -409,14 +417,8 @@ def name_speakers(record_id: str, names: SpeakerNames, request: Request, user: U
             return record
         _rename_people(record, record.transcript, named)
         record.transcript = named
-        record.version = row.version + 1
-        record.state = "draft"
-        data = record.model_dump(mode="json")
-        row.data, row.version, row.state = data, record.version, "draft"
-        s.add(RecordVersion(record_id=row.id, version=record.version, source="manual", author="reviewer",
-                            note=f"speaker names: {', '.join(sorted(names.root))}"[:200], data=data))
-        audit(s, user, "edit", objects={"record": row.id, "version": str(record.version)},
-              output_sha256=sha256_json(data))
+        _save_manual_version(s, row, record, user, author=None,
+                             note=f"speaker names: {', '.join(sorted(names.root))}")
         return record
 
 
