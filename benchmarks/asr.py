@@ -110,7 +110,8 @@ def versions() -> dict[str, str | None]:
     return {
         "frontline-assistant": _version("frontline-assistant"),
         "git_commit": _git_commit(),
-        **{d: _version(d) for d in ("faster-whisper", "ctranslate2", "av", "numpy", "onnxruntime")},
+        **{d: _version(d) for d in ("faster-whisper", "ctranslate2", "av", "numpy", "onnxruntime",
+                                    "llama_cpp_python")},
     }
 
 

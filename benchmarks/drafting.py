@@ -216,16 +216,10 @@ def run_benchmark(runs: int, sample_id: str, no_reuse_runs: int) -> dict[str, An
                          "temperature": settings.llm_temperature, "seed": settings.llm_seed},
         "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in load_after]},
         "machine": machine_info(),
-        "versions": {**versions(), "llama-cpp-python": _llama_version()},
+        "versions": versions(),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return result
-
-
-def _llama_version() -> str | None:
-    from benchmarks.asr import _version
-
-    return _version("llama_cpp_python")
 
 
 def main(argv: list[str] | None = None) -> int:
