@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,10 +33,8 @@ def inspect_audio(settings: Settings) -> Callable[[Path], dict[str, Any]]:
 
         limit = settings.max_audio_seconds
         try:
-            info = probe(path)
-            from assistant.api.audiocheck import check_decodable
-
-            check_decodable(info)  # a valid header over missing or garbage audio is refused here (issue 8)
+            # A valid header over missing or garbage audio is refused here, not in a job (issue 8).
+            info = probe(path, decode_check_seconds=1.0)
             if info.duration is not None and info.duration > limit:
                 raise AudioError("too_long", f"recording is {format_seconds(info.duration)}; the limit is "
                                  f"{format_seconds(limit)}")
@@ -48,11 +45,7 @@ def inspect_audio(settings: Settings) -> Callable[[Path], dict[str, Any]]:
             # A missing file here means our own temp file vanished: still the client's upload that failed.
             status = 422 if exc.code == "missing" else exc.http_status
             raise ApiError(status, exc.code, exc.message) from None
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-        return {"format": info.format, "duration": info.duration, "sha256": digest.hexdigest()}
+        return {"format": info.format, "duration": info.duration}
 
     return check
 

@@ -122,7 +122,7 @@ async def upload_recording(request: Request, user: User) -> Accepted:
             upload.file_path = final
             with app.db.session() as s:
                 s.add(Recording(id=rec_id, owner_id=user, filename=upload.filename or "recording",
-                                path=str(final), format=info["format"], size=upload.size, sha256=info["sha256"],
+                                path=str(final), format=info["format"], size=upload.size, sha256=upload.sha256,
                                 duration=info.get("duration"), consent=consent))
                 s.flush()  # the recording row first: the job references it
                 job = Job(owner_id=user, kind="audio", template_id=template_id, engine=engine,
@@ -130,7 +130,7 @@ async def upload_recording(request: Request, user: User) -> Accepted:
                 s.add(job)
                 s.flush()
                 audit(s, user, "upload", objects={"recording": rec_id, "job": job.id},
-                      input_sha256=info["sha256"])
+                      input_sha256=upload.sha256)
                 return job.id
 
         job_id = await run_in_threadpool(store)

@@ -4,10 +4,12 @@ Starlette's own form parser spools file parts with no size cap, so it is not use
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
@@ -25,6 +27,11 @@ class ParsedUpload:
     filename: str = ""
     size: int = 0
     fields: dict[str, str] = field(default_factory=dict)
+    digest: Any = field(default_factory=hashlib.sha256)  # of the file part, hashed as it streams in
+
+    @property
+    def sha256(self) -> str:
+        return self.digest.hexdigest()
 
 
 async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_field: str = "file") -> ParsedUpload:
@@ -81,6 +88,7 @@ async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_f
             if result.size > max_bytes:
                 raise ApiError(413, "too_large", f"upload exceeds the limit of {max_bytes} bytes")
             state["file"].write(chunk)
+            result.digest.update(chunk)
         else:
             state["buf"] += chunk
             if len(state["buf"]) > MAX_FIELD_BYTES:

@@ -144,8 +144,12 @@ def recorded_on(tags: dict[str, str]) -> str | None:
     return None
 
 
-def probe(path: str | Path) -> AudioInfo:
-    """Describe the first audio stream of ``path``; raises AudioError for anything we cannot accept."""
+def probe(path: str | Path, *, decode_check_seconds: float = 0.0) -> AudioInfo:
+    """Describe the first audio stream of ``path``; raises AudioError for anything we cannot accept.
+
+    With ``decode_check_seconds``, also decode that much from the start, in the same open: a header alone
+    does not prove there is audio behind it (a FLAC cut after its STREAMINFO, a polyglot behind a real
+    header), and opening the file once instead of twice saves ~3 ms per upload (FFmpeg's stream probing)."""
     p, fmt = check_file(path)
     with open_container(p, fmt) as container:
         if not container.streams.audio:
@@ -158,6 +162,8 @@ def probe(path: str | Path) -> AudioInfo:
         rate = int(ctx.sample_rate or 0)
         if channels <= 0 or rate <= 0:
             raise AudioError("undecodable", f"the {fmt} audio stream has no channels or sample rate")
+        if decode_check_seconds > 0:
+            _require_audio(container, stream, fmt, channels, rate, decode_check_seconds)
         return AudioInfo(
             path=str(p),
             format=fmt,
@@ -171,3 +177,29 @@ def probe(path: str | Path) -> AudioInfo:
             bit_rate=container.bit_rate or None,
             recorded_on=recorded_on({**(container.metadata or {}), **(stream.metadata or {})}),
         )
+
+
+MAX_CHANNELS = 8  # recorders and browsers give 1-2; hundreds of channels is a crafted file
+
+
+def _require_audio(container: Any, stream: Any, fmt: str, channels: int, rate: int, seconds: float,
+                   max_packets: int = 200) -> None:
+    """Raise AudioError unless some audio decodes from the start of the stream."""
+    import av
+
+    if channels > MAX_CHANNELS:
+        raise AudioError("unsupported", f"{channels} audio channels; at most {MAX_CHANNELS} are accepted")
+    decoded = packets = 0
+    try:
+        for packet in container.demux(stream):
+            packets += 1
+            try:
+                decoded += sum(frame.samples for frame in packet.decode())
+            except av.error.InvalidDataError:
+                pass
+            if decoded >= seconds * rate or packets >= max_packets:
+                break
+    except (av.FFmpegError, OSError):
+        pass  # judged by what decoded before the failure
+    if decoded == 0:
+        raise AudioError("undecodable", f"no {fmt} audio could be decoded from the start of the file")
