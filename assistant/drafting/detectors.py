@@ -210,6 +210,10 @@ def find_screens(transcript: Transcript, cast: Cast) -> list[Finding]:
             continue
         question = asked[-1]
         answer = next((s for s in segs[i + 1:i + 4] if s.speaker != seg.speaker), None)
+        if answer is None and len(transcript.speakers()) == 1 and i + 1 < len(segs):
+            # Speakers not told apart (a recording that was not diarised): the reply is most likely the next
+            # segment. Saying "no answer was recorded" would be false; code cannot know who said it.
+            answer = segs[i + 1]
         concepts = sorted(lexicons.high_risk().concepts_in(question) & {"suicide", "self_harm"})
         if answer is None:
             out.append(Finding(kind="screen", segment_id=seg.id, speaker=seg.speaker, text=question,

@@ -417,6 +417,12 @@ def finding_candidates(findings: list[Finding], transcript: Transcript, cast: Ca
             if f.answer_id is None or f.answer_speaker is None:
                 text = f'{asker} asked: "{_short(f.text)}" No answer was recorded.'
                 st = Statement(text=text, kind="quote", attributed_to=asker, evidence=[f.segment_id])
+            elif f.answer_speaker == f.speaker:  # speakers not told apart: quote both, name nobody
+                answer = transcript.segment(f.answer_id)
+                text = (f'{asker} asked: "{_short(f.text)}" Next in the transcript (speakers not told apart): '
+                        f'"{_short(answer.text if answer else "")}"')
+                st = Statement(text=text, kind="quote", attributed_to=asker,
+                               evidence=sorted({f.segment_id, f.answer_id}))
             else:
                 who = cast.name_of(f.answer_speaker)
                 answer = transcript.segment(f.answer_id)

@@ -12,6 +12,7 @@ from assistant.drafting.detectors import (
     is_question,
     redacted_texts,
 )
+from assistant.drafting.extract import finding_candidates
 from assistant.drafting.participants import identify_participants
 from assistant.templates import get_template
 from assistant.transcript import Segment, parse_text
@@ -77,6 +78,21 @@ def test_screen_found_in_worker_question_with_next_turn_as_answer() -> None:
     s = screens[0]
     assert (s.segment_id, s.answer_id, s.polarity) == (0, 1, "denied")
     assert s.answer_speaker == "Kerry" and set(s.concepts) == {"self_harm", "suicide"}
+
+
+def test_screen_in_an_undiarised_recording_quotes_the_next_segment_instead_of_no_answer() -> None:
+    # One label for everyone, as when a recording is transcribed without telling voices apart.
+    t = parse_text("unknown: How is your mood at the moment?\n"
+                   "unknown: Have you had any thoughts on harming yourself?\n"
+                   "unknown: No, nothing like that. I just get tired.\n")
+    cast = identify_participants(t, get_template("sc_contact_note"))
+    screens = [f for f in detect(t, cast) if f.kind == "screen"]
+    assert [(f.segment_id, f.answer_id, f.polarity) for f in screens] == [(1, 2, "denied")]
+    [cand] = finding_candidates(screens, t, cast, get_template("sc_contact_note"))
+    text = cand.statement.text
+    assert "No answer was recorded" not in text and "said no" not in text
+    assert '"No, nothing like that. I just get tired."' in text and "speakers not told apart" in text
+    assert cand.statement.evidence == [1, 2]
 
 
 def test_requests_and_injections_are_found_and_redacted_for_the_prompt() -> None:
