@@ -74,10 +74,6 @@ def serve(
     if not loopback and not settings.auth_required:
         raise fail(f"refusing to bind {host} without tokens: set ASSISTANT_AUTH_REQUIRED=true "
                    "and create users with `assistant users add NAME`")
-    # Job threads (audio decoding, Whisper's Python side) hold the GIL for up to the switch interval each time
-    # the event loop wants it back. 1 ms instead of 5 ms: a burst of 50 uploads while a transcription runs
-    # measured upload p95 ~1,100-1,370 ms -> ~810 ms (benchmarks/load.py), with no cost to transcription.
-    sys.setswitchinterval(0.001)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
