@@ -20,6 +20,7 @@ from pydantic import BaseModel
 ENCODINGS: dict[str, tuple[str, str, int | None]] = {
     "wav": ("wav", "pcm_s16le", None),
     "mp3": ("mp3", "libmp3lame", None),
+    "aac": ("adts", "aac", None),
     "m4a": ("ipod", "aac", None),
     "opus": ("ogg", "libopus", 48_000),
     "flac": ("flac", "flac", None),

@@ -6,6 +6,7 @@ its wheel), so these run everywhere in a few seconds.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -68,6 +69,25 @@ def test_every_accepted_format_sniffs_probes_and_decodes(encoded: dict[str, Path
     assert crossings[0] == pytest.approx(880, rel=0.05)
     assert crossings[1] == pytest.approx(440, rel=0.05)
 
+
+
+def test_the_quick_probe_finds_what_ffmpegs_full_probe_finds(tmp_path: Path) -> None:
+    """probe() lets FFmpeg read only PROBE_BYTES to find the stream parameters (an upload's check is then
+    ten times cheaper); on files far longer than that it must describe every format as the default does."""
+    probe_module = importlib.import_module("assistant.audio.probe")
+    t = np.arange(RATE * 30) / RATE
+    tones = (0.3 * np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 220 * t)])).astype(np.float32)
+    for fmt in ("wav", "mp3", "aac", "m4a", "opus", "flac", "webm"):
+        path = encode(tmp_path / f"long.{fmt}", tones, RATE, fmt)
+        assert path.stat().st_size > 4 * probe_module.PROBE_BYTES
+        quick = probe(path, decode_check_seconds=1.0)
+        with probe_module.open_container(path, quick.format, probe_bytes=None) as full:
+            stream = full.streams.audio[0]
+            assert (quick.codec, quick.channels, quick.sample_rate) == (
+                stream.codec_context.name, stream.codec_context.channels, stream.codec_context.sample_rate), fmt
+            assert quick.duration == probe_module.declared_duration(full, stream), fmt
+            assert quick.bit_rate == (full.bit_rate or None), fmt
+        assert quick.channels == 2 and quick.duration == pytest.approx(30, rel=0.05), fmt
 
 def test_other_sample_rates_are_resampled(tmp_path: Path) -> None:
     tone = (0.2 * np.sin(2 * np.pi * 300 * np.arange(8000) / 8000)).astype(np.float32)  # 1 s at 8 kHz
