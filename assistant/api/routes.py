@@ -111,13 +111,14 @@ async def upload_recording(request: Request, user: User) -> Accepted:
         except ValueError as exc:  # our own messages: they never echo the submitted text
             raise ApiError(422, "invalid_request", str(exc)) from None
         upload.filename = _BAD_CHARS.sub("_", upload.filename)  # shown in the page; stored in a text column
-        info = await run_in_threadpool(app.inspect_audio, upload.file_path)
         rec_id = new_id()
 
-        def store() -> str:
-            # In a worker thread: the file move and a commit that may wait for SQLite's write lock (a job
-            # writing its progress) must not stall the event loop, and with it every other request.
-            # Through the BlobStore: workers on other machines read the upload from the same shared store.
+        def accept() -> str:
+            # One trip to a worker thread for the audio check, the move into the store and the commit (which
+            # may wait for another writer): none of it may stall the event loop, and every extra trip costs
+            # a burst of uploads a GIL hand-over. Through the BlobStore: workers on other machines read the
+            # upload from the same shared store.
+            info = app.inspect_audio(upload.file_path)
             final = Path(app.blobs.put_file(upload.file_path, f"uploads/{rec_id}.{info['format']}"))
             upload.file_path = final
             with app.db.session() as s:
@@ -133,7 +134,7 @@ async def upload_recording(request: Request, user: User) -> Accepted:
                       input_sha256=upload.sha256)
                 return job.id
 
-        job_id = await run_in_threadpool(store)
+        job_id = await run_in_threadpool(accept)
     except OSError as exc:
         discard(upload)
         if exc.errno == 28:  # ENOSPC while moving the upload into the store
