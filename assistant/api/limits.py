@@ -21,7 +21,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 DEFAULT_MAX_BODY = 2 * 1024 * 1024
-# uvicorn's h11 limit applies only to a header block that arrives in pieces; one sent whole gets through.
+# uvicorn sets no header limit with httptools, and with h11 only for a header block that arrives in pieces.
 MAX_HEADER_BYTES = 32 * 1024
 
 

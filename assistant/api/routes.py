@@ -33,7 +33,7 @@ from assistant.api.schemas import (
     parse_present,
     parse_speakers,
 )
-from assistant.api.uploads import discard, receive_upload
+from assistant.api.uploads import discard, file_sha256, receive_upload
 from assistant.audit import append as audit
 from assistant.audit import sha256_bytes, sha256_json
 from assistant.diarise.merge import apply_speaker_names
@@ -119,11 +119,12 @@ async def upload_recording(request: Request, user: User) -> Accepted:
             # a burst of uploads a GIL hand-over. Through the BlobStore: workers on other machines read the
             # upload from the same shared store.
             info = app.inspect_audio(upload.file_path)
+            sha256 = file_sha256(upload.file_path)
             final = Path(app.blobs.put_file(upload.file_path, f"uploads/{rec_id}.{info['format']}"))
             upload.file_path = final
             with app.db.session() as s:
                 s.add(Recording(id=rec_id, owner_id=user, filename=upload.filename or "recording",
-                                path=str(final), format=info["format"], size=upload.size, sha256=upload.sha256,
+                                path=str(final), format=info["format"], size=upload.size, sha256=sha256,
                                 duration=info.get("duration"), consent=consent))
                 s.flush()  # the recording row first: the job references it
                 job = Job(owner_id=user, kind="audio", template_id=template_id, engine=engine,
@@ -131,7 +132,7 @@ async def upload_recording(request: Request, user: User) -> Accepted:
                 s.add(job)
                 s.flush()
                 audit(s, user, "upload", objects={"recording": rec_id, "job": job.id},
-                      input_sha256=upload.sha256)
+                      input_sha256=sha256)
                 return job.id
 
         job_id = await run_in_threadpool(accept)
