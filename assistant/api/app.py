@@ -15,7 +15,7 @@ from assistant import __version__
 from assistant.api.auth import ensure_local_user
 from assistant.api.errors import ApiError, install_error_handlers
 from assistant.api.routes import router
-from assistant.blobs import blob_store
+from assistant.blobs import FilesystemBlobStore, blob_store
 from assistant.config import Settings, get_settings
 from assistant.jobs import JobQueue
 from assistant.jobs.local import LocalJobQueue
@@ -25,10 +25,11 @@ from assistant.store.db import Database
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
-def inspect_audio(settings: Settings) -> Callable[[Path], dict[str, Any]]:
-    """Sniff magic bytes against the allow-list and probe with PyAV; map failures to 4xx."""
+def inspect_audio(settings: Settings) -> Callable[..., dict[str, Any]]:
+    """Sniff magic bytes against the allow-list and probe with PyAV; map failures to 4xx. With
+    ``find_duration=False``, a file that declares no duration is not decoded to find it: its duration is None."""
 
-    def check(path: Path) -> dict[str, Any]:
+    def check(path: Path, *, find_duration: bool = True) -> dict[str, Any]:
         from assistant.audio import AudioError, decode, format_seconds, probe
 
         limit = settings.max_audio_seconds
@@ -38,7 +39,7 @@ def inspect_audio(settings: Settings) -> Callable[[Path], dict[str, Any]]:
             if info.duration is not None and info.duration > limit:
                 raise AudioError("too_long", f"recording is {format_seconds(info.duration)}; the limit is "
                                  f"{format_seconds(limit)}")
-            if info.duration is None:
+            if info.duration is None and find_duration:
                 # No declared duration (browser webm): decode, stopping as soon as the limit is passed.
                 info.duration = decode(path, max_seconds=limit).duration
         except AudioError as exc:
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None, *, engines: Engines | None = No
         with db.session() as s:
             record_config(s, settings)  # a changed model or setting shows in the audit log
         app.state.inspect_audio = inspect_audio(settings)
+        # Small uploads are checked and committed on the event loop when nothing in that is remote.
+        app.state.quick_accept = db.embedded and isinstance(blobs, FilesystemBlobStore)
         queue.start()
         from assistant.retention import CleanupTimer
 

@@ -44,6 +44,10 @@ def make_engine(settings: Settings) -> Engine:
     return engine
 
 
+class WriterBusy(Exception):
+    """Another writer in this process holds SQLite's write lock (raised only to a session that must not wait)."""
+
+
 class Database:
     def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
         self.engine = make_engine(settings)
@@ -53,13 +57,21 @@ class Database:
 
             upgrade(self.engine)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
-        if self.engine.dialect.name == "sqlite":
+        if self.embedded:
             _one_writer_at_a_time(self._factory)
 
+    @property
+    def embedded(self) -> bool:
+        """SQLite: a file in this process, whose short reads and writes cost less than a worker-thread trip."""
+        return self.engine.dialect.name == "sqlite"
+
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on any error (no half-written rows)."""
-        session = self._factory()
+    def session(self, *, wait: bool = True) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on any error (no half-written rows).
+
+        ``wait=False`` (SQLite): raise WriterBusy at the first write instead of waiting for another writer in
+        this process, for a caller on the event loop that then hands the work to a thread."""
+        session = self._factory(info={_MAY_WAIT: wait})
         try:
             yield session
             session.commit()
@@ -74,6 +86,7 @@ class Database:
 
 
 _HOLDS_WRITE_LOCK = "holds_sqlite_write_lock"
+_MAY_WAIT = "may_wait_for_sqlite_write_lock"
 
 
 def _one_writer_at_a_time(factory: sessionmaker[Session]) -> None:
@@ -89,7 +102,8 @@ def _one_writer_at_a_time(factory: sessionmaker[Session]) -> None:
 
     def take(session: Session) -> None:
         if not session.info.get(_HOLDS_WRITE_LOCK):
-            lock.acquire()
+            if not lock.acquire(blocking=session.info.get(_MAY_WAIT, True)):
+                raise WriterBusy("another writer holds the database")
             session.info[_HOLDS_WRITE_LOCK] = True
 
     @event.listens_for(factory, "before_flush")

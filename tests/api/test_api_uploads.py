@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from api_helpers import Client, tone_wav
 from sqlalchemy import func, select
 
-from assistant.store.tables import Job, Recording
+from assistant.store.tables import Job, Recording, User
 
 
 def _nothing_left(client: Client, data_dir: Path) -> None:
@@ -114,3 +116,79 @@ def test_notes_validation(alice: Client) -> None:
     assert alice.post("/api/notes", json={"text": "hi", "template": "zzz"}).status_code == 422
     r = alice.post("/api/notes", content=b"text=hi", headers={"Content-Type": "text/plain"})
     assert r.status_code == 415
+
+
+def _thread_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of what the upload route hands to a worker thread."""
+    import assistant.api.routes as routes
+
+    trips: list[str] = []
+    real = routes.run_in_threadpool
+
+    async def spy(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        trips.append(getattr(fn, "__name__", "?"))
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(routes, "run_in_threadpool", spy)
+    return trips
+
+
+def _stored(client: Client, ids: dict[str, str]) -> bool:
+    with client.http.app.state.db.session() as s:  # type: ignore[attr-defined]
+        rec, job = s.get(Recording, ids["recording_id"]), s.get(Job, ids["job_id"])
+        return rec is not None and job is not None and Path(rec.path).is_file() and job.recording_id == rec.id
+
+
+def test_a_small_upload_is_stored_without_a_thread_trip(alice: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    trips = _thread_trips(monkeypatch)
+    r = _post(alice, tone_wav(1.5))
+    assert r.status_code == 202 and _stored(alice, r.json())
+    assert trips == []
+
+
+def test_big_and_undeclared_uploads_take_one_thread_trip(alice: Client, monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    import assistant.api.routes as routes
+    from assistant.audio.synth import encode
+
+    trips = _thread_trips(monkeypatch)
+    # A browser recording declares no duration: it is decoded to find it, which is no work for the event loop.
+    t = np.arange(16000 * 2) / 16000
+    live = encode(tmp_path / "rec.webm", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000, "webm",
+                  live=True)
+    r = _post(alice, live.read_bytes(), name="rec.webm")
+    assert r.status_code == 202 and _stored(alice, r.json())
+    assert trips == ["<lambda>"], (trips, r.json())
+    monkeypatch.setattr(routes, "QUICK_ACCEPT_BYTES", 1000)
+    r = _post(alice, tone_wav(1.5))
+    assert r.status_code == 202 and _stored(alice, r.json())
+    assert trips == ["<lambda>", "<lambda>"]
+
+
+def test_an_upload_meeting_another_writer_commits_from_a_thread(alice: Client, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """The event loop never waits for SQLite's write lock: while another thread holds it, the upload's commit
+    goes to a worker thread, which waits its turn."""
+    db = alice.http.app.state.db  # type: ignore[attr-defined]
+    trips = _thread_trips(monkeypatch)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with db.session() as s:
+            s.add(User(name="held", token_hash="e" * 64))
+            s.flush()
+            holding.set()
+            release.wait(timeout=30)
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    try:
+        assert holding.wait(timeout=30)
+        threading.Timer(0.5, release.set).start()
+        r = _post(alice, tone_wav(1.5))
+    finally:
+        release.set()
+        writer.join(timeout=30)
+    assert r.status_code == 202, r.text
+    assert _stored(alice, r.json())
+    assert trips == ["stored"]
