@@ -25,10 +25,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select, update
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from assistant.store.tables import AuditEntry, AuditHead
+
+_HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
+_LOG: Table = AuditEntry.__table__  # type: ignore[assignment]
 
 Action = Literal["upload", "transcribe", "draft", "edit", "approve", "reject", "export", "delete", "config_change"]
 ACTIONS: tuple[str, ...] = Action.__args__  # type: ignore[attr-defined]
@@ -135,15 +138,19 @@ def append(
     output_sha256: str | None = None,
 ) -> Entry:
     """Append one entry inside `session`'s transaction (it commits with the caller's change)."""
-    # Lock the head first (write lock on SQLite, row lock on PostgreSQL), then read it.
-    locked = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq)).rowcount
-    head = session.get(AuditHead, 1, populate_existing=True)
-    if not locked or head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
-        session.flush()  # a concurrent first append fails here on the primary key; its caller retries
+    session.flush()  # the caller's pending rows first, as they would be with the entry
+    # Core statements on the tables: the ORM's unit of work cost twice as much per entry, and an upload's
+    # entry is written on the event loop (see assistant/api/routes.py). Lock the head and read it in one
+    # statement: a write lock on SQLite, a row lock on PostgreSQL.
+    head = session.execute(
+        _HEAD.update().where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq).returning(_HEAD.c.seq, _HEAD.c.hash)
+    ).one_or_none()
+    if head is None:
+        # A concurrent first append fails here on the primary key; its caller retries.
+        session.execute(_HEAD.insert().values(id=1, seq=0, hash=GENESIS))
+    seq, prev_hash = head if head is not None else (0, GENESIS)
     entry = Entry(
-        seq=head.seq + 1,
+        seq=seq + 1,
         at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         actor=actor,
         action=action,
@@ -152,12 +159,11 @@ def append(
         prompts=_tokens(prompts),
         input_sha256=input_sha256,
         output_sha256=output_sha256,
-        prev_hash=head.hash,
+        prev_hash=prev_hash,
     )
     digest = entry.digest()
-    session.add(AuditEntry(**entry.model_dump(), hash=digest))
-    head.seq, head.hash = entry.seq, digest
-    session.flush()
+    session.execute(_LOG.insert().values(**entry.model_dump(), hash=digest))
+    session.execute(_HEAD.update().where(_HEAD.c.id == 1).values(seq=entry.seq, hash=digest))
     return entry
 
 
