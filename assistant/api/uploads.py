@@ -29,9 +29,9 @@ class ParsedUpload:
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a received file, read back from the page cache by the worker thread that checks the upload
-    rather than hashed on the event loop as the body streams in: hashing releases the GIL, so in a burst it
-    runs beside the loop instead of delaying every other upload's receiving."""
+    """SHA-256 of a received file, read back from the page cache where the upload is checked (on the event loop
+    for a small one, else in its worker-thread trip: see upload_recording), so a big upload's hashing never
+    holds up the event loop."""
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
