@@ -8,12 +8,11 @@ runs. The same 50 uploads are then repeated with at most 4 in flight (`upload_pa
 than a burst). The `api` section of bench/results.json is replaced (key `api.upload_p95_ms`: the burst);
 other sections are kept.
 
-Each accepted upload costs the server real work before its 202: on the event loop, HTTP and multipart parsing
-as the body streams to disk (1.7 ms of CPU per 1 MB); in one worker-thread trip, one PyAV open that probes and
-decodes the first second, the SHA-256, the move into the store and the database commit with its audit entry
-(2.6 ms).
-Most of it needs Python's GIL, so a burst of 50 is served largely one upload at a time: burst p95 is roughly
-50 x that per-upload cost. The load generator runs on the same cores, so it is kept cheap (plain asyncio
+Each accepted upload costs the server real work before its 202, on the event loop for a small upload (see
+`upload_recording`): HTTP and multipart parsing as the body streams to disk, one PyAV open that probes and
+decodes the first second, the SHA-256, the move into the store and the database commit with its audit entry,
+about 5 ms per 1 MB upload in a burst. One event loop serves the burst one upload at a time, so burst p95 is
+roughly 50 x that cost. The load generator runs on the same cores, so it is kept cheap (plain asyncio
 connections, bodies encoded in advance; see `run_load`).
 
 Bounded: the uploaded files are silence (their jobs use the extractive engine and cost little), and the
