@@ -204,14 +204,16 @@ def test_server_exits_when_its_parent_dies(llm_settings: Settings, tmp_path: Pat
     pid, port = int(pid_text), int(port_text)
     Path(log_path).unlink(missing_ok=True)  # nobody else will: its owner died without stop()
     deadline = time.monotonic() + 20
+    # Gone means the process and its port: a process whose main thread has exited shows as a zombie while its
+    # other threads finish, and until they do its socket stays open (seen once in a full run).
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not _alive(pid) and not port_open(port):
             break
         time.sleep(0.2)
     else:
-        os.kill(pid, signal.SIGKILL)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
         pytest.fail("orphaned LLM server kept running after its parent died")
-    assert not port_open(port)
 
 
 def test_loopback_server_requires_its_key(smol_server: EmbeddedLLMServer) -> None:
