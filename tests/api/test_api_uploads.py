@@ -191,4 +191,4 @@ def test_an_upload_meeting_another_writer_commits_from_a_thread(alice: Client, m
         writer.join(timeout=30)
     assert r.status_code == 202, r.text
     assert _stored(alice, r.json())
-    assert trips == ["stored"]
+    assert trips == ["committed"]
