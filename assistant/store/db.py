@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 from assistant.config import Settings
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: one API process, the thread lock alone
+    fcntl = None  # type: ignore[assignment]
 
 
 def database_url(settings: Settings) -> str:
@@ -45,7 +51,7 @@ def make_engine(settings: Settings) -> Engine:
 
 
 class WriterBusy(Exception):
-    """Another writer in this process holds SQLite's write lock (raised only to a session that must not wait)."""
+    """Another writer holds SQLite's write lock (raised only to a session that must not wait)."""
 
 
 class Database:
@@ -57,8 +63,10 @@ class Database:
 
             upgrade(self.engine)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer_lock: _WriterLock | None = None
         if self.embedded:
-            _one_writer_at_a_time(self._factory)
+            self._writer_lock = _WriterLock(self.engine.url.database)
+            _one_writer_at_a_time(self._factory, self._writer_lock)
 
     @property
     def embedded(self) -> bool:
@@ -69,8 +77,8 @@ class Database:
     def session(self, *, wait: bool = True) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on any error (no half-written rows).
 
-        ``wait=False`` (SQLite): raise WriterBusy at the first write instead of waiting for another writer in
-        this process, for a caller on the event loop that then hands the work to a thread."""
+        ``wait=False`` (SQLite): raise WriterBusy at the first write instead of waiting for another writer,
+        for a caller on the event loop that then hands the work to a thread."""
         session = self._factory(info={_MAY_WAIT: wait})
         try:
             yield session
@@ -83,26 +91,65 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._writer_lock is not None:
+            self._writer_lock.close()
 
 
 _HOLDS_WRITE_LOCK = "holds_sqlite_write_lock"
 _MAY_WAIT = "may_wait_for_sqlite_write_lock"
 
 
-def _one_writer_at_a_time(factory: sessionmaker[Session]) -> None:
-    """Queue this process's SQLite writers on a lock instead of SQLite's busy handler.
+class _WriterLock:
+    """SQLite's one writer, queued: a thread lock for this process's writers and, for a database file, an
+    exclusive flock on ``<db>.writer`` beside it for the other processes on the same file (the API worker
+    processes of `assistant serve`). Re-entrant in the holding thread; the file lock is taken by the first
+    level only."""
+
+    def __init__(self, database: str | None) -> None:
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+        if fcntl is not None and database and database != ":memory:" and not database.startswith("file:"):
+            self._fd = os.open(f"{database}.writer", os.O_RDWR | os.O_CREAT, 0o600)
+
+    def acquire(self, wait: bool) -> bool:
+        if not self._thread_lock.acquire(blocking=wait):
+            return False
+        if self._depth == 0 and self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._thread_lock.release()
+                return False
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _one_writer_at_a_time(factory: sessionmaker[Session], lock: _WriterLock) -> None:
+    """Queue SQLite writers on a lock instead of SQLite's busy handler.
 
     SQLite has one writer at a time. A writer that finds the database locked sleeps in steps of 1, 2, 5, 10 ...
     up to 100 ms and tries again, so 50 simultaneous uploads each committing a few rows formed a convoy:
     the last waited 400 ms for work measured in milliseconds. A session takes the lock before its first write
     (flush or DML statement) and releases it when its transaction ends, so waiting writers start the moment
-    the previous one commits. Readers never take it (WAL lets them read during a write). Other processes
-    on the same file still meet SQLite's own busy timeout."""
-    lock = threading.RLock()
+    the previous one commits, in this process or another. Readers never take it (WAL lets them read during a
+    write). A process that does not use this class on the same file (the sqlite3 shell, say) still meets
+    SQLite's own busy timeout."""
 
     def take(session: Session) -> None:
         if not session.info.get(_HOLDS_WRITE_LOCK):
-            if not lock.acquire(blocking=session.info.get(_MAY_WAIT, True)):
+            if not lock.acquire(wait=session.info.get(_MAY_WAIT, True)):
                 raise WriterBusy("another writer holds the database")
             session.info[_HOLDS_WRITE_LOCK] = True
 

@@ -1,8 +1,10 @@
-"""assistant.store.db on SQLite: this process's writers queue on a lock, readers never do, and a failed
-transaction never keeps the lock."""
+"""assistant.store.db on SQLite: writers queue on a lock, in this process and across processes on the same
+file; readers never do, and a failed transaction never keeps the lock."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from sqlalchemy import event, func, select
 
 from assistant.audit import append, verify
 from assistant.config import Settings
-from assistant.store.db import Database
+from assistant.store.db import Database, WriterBusy
 from assistant.store.tables import AuditEntry, User
 
 
@@ -102,3 +104,72 @@ def test_readers_do_not_wait_for_a_writer(db: Database) -> None:
         writer.join(timeout=30)
     with db.session() as s:
         assert sorted(s.scalars(select(User.name))) == ["existing", "pending"]
+
+
+_WRITER_PROCESS = """
+import sys, threading
+from pathlib import Path
+from sqlalchemy import event
+from assistant.audit import append
+from assistant.config import Settings
+from assistant.store.db import Database
+from assistant.store.tables import User
+
+db = Database(Settings(data_dir=Path(sys.argv[1])), migrate=False)
+
+@event.listens_for(db.engine, "connect")
+def _no_busy_wait(dbapi_conn, _record):
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+errors = []
+
+def write(i):
+    try:
+        for j in range(5):
+            with db.session() as s:
+                s.add(User(name=f"{sys.argv[2]}-{i}-{j}", token_hash=f"{sys.argv[2]}-{i}-{j}"))
+                s.flush()
+                append(s, "tester", "config_change", objects={"user": f"{sys.argv[2]}-{i}-{j}"})
+    except BaseException as exc:
+        errors.append(repr(exc))
+
+threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(errors)
+sys.exit(1 if errors else 0)
+"""
+
+
+def test_writers_in_several_processes_all_commit_without_sqlite_busy_waits(db: Database, tmp_path: Path) -> None:
+    # The API worker processes of `assistant serve` share one database file: the lock spans processes.
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER_PROCESS, str(tmp_path), f"p{n}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for n in range(3)]
+    outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 60
+        assert verify(s).ok
+
+
+def test_a_session_that_must_not_wait_meets_another_process_writer(db: Database, tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "print('held', flush=True)\ntime.sleep(60)", str(tmp_path / "assistant.db.writer")],
+        stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        with pytest.raises(WriterBusy):
+            with db.session(wait=False) as s:
+                s.add(User(name="impatient", token_hash="c" * 64))
+                s.flush()
+    finally:
+        holder.kill()
+        holder.wait()
+
+    def write(_: int) -> None:  # and the thread lock was given back with the file lock
+        with db.session(wait=False) as s:
+            s.add(User(name="later", token_hash="d" * 64))
+
+    assert _in_threads(1, write) == []
