@@ -61,9 +61,8 @@ def serve(
     """Start the web service (API + page) with the embedded defaults."""
     import ipaddress
 
-    import uvicorn
-
-    from assistant.api.app import create_app
+    from assistant.api.workers import CannotListen
+    from assistant.api.workers import serve as serve_api
 
     overrides = {"data_dir": data_dir} if data_dir else {}
     settings = get_settings(**overrides)
@@ -74,7 +73,10 @@ def serve(
     if not loopback and not settings.auth_required:
         raise fail(f"refusing to bind {host} without tokens: set ASSISTANT_AUTH_REQUIRED=true "
                    "and create users with `assistant users add NAME`")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    try:
+        serve_api(settings, host, port)
+    except CannotListen as exc:
+        raise fail(str(exc)) from None
 
 
 users_app = typer.Typer(help="Manage API users (bearer tokens).", no_args_is_help=True)

@@ -5,61 +5,18 @@ and the database and the audit chain are consistent."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import sqlite3
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from support import REPO, require
-from web_helpers import free_port
+from support import REPO, kill9, require, serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "corpus"))
 from generators import wav  # noqa: E402
-
-
-@contextmanager
-def serve(data_dir: Path, log: Path, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    environ = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO),
-               "ASSISTANT_MODELS_CACHE_DIR": os.environ.get("ASSISTANT_MODELS_CACHE_DIR",
-                                                            str(REPO / ".cache" / "models")), **env}
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from assistant.cli import app; app()", "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--data-dir", str(data_dir)], env=environ, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"server exited: {log.read_text()[-2000:]}"
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
-        yield proc, base
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def kill9(proc: subprocess.Popen[bytes]) -> None:
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
 
 
 def consistency(data_dir: Path) -> dict[str, object]:
