@@ -52,6 +52,11 @@ _JOBS: Table = Job.__table__  # type: ignore[assignment]
 # Uploads up to this size are checked and stored on the event loop in the embedded deployment (see
 # upload_recording): FFmpeg's header parsing, the hash and a copy between filesystems grow with the file.
 QUICK_ACCEPT_BYTES = 4 * 1024 * 1024
+# A quick upload whose commit meets another writer (a job's progress, another API process's upload) tries again
+# on the loop after these pauses, ~15 ms in all (a commit holds the lock for about a millisecond), before it
+# takes a worker-thread trip. With two API processes a quarter of a burst's commits met another writer, and a
+# trip costs the burst far more than the wait (see upload_recording).
+WRITER_RETRY_PAUSES_S = (0.0005, 0.001, 0.002, 0.004, 0.008)
 
 EXPORT_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -132,7 +137,7 @@ async def upload_recording(request: Request, user: User) -> Accepted:
             """The recording and job rows with the audit entry; returns the job id."""
             job_id = new_id()
             with app.db.session(wait=wait) as s:
-                # Core inserts on the tables: under half the ORM's cost (0.44 vs 1.02 ms with the audit entry).
+                # Core inserts on the tables, statements built once: a fraction of the ORM's cost.
                 s.execute(_RECORDINGS.insert(), dict(
                     id=rec_id, owner_id=user, filename=upload.filename or "recording", path=str(upload.file_path),
                     format=info["format"], size=upload.size, sha256=info["sha256"], duration=info.get("duration"),
@@ -147,17 +152,22 @@ async def upload_recording(request: Request, user: User) -> Accepted:
         # on the event loop: ~2.4 ms of work, bounded by its size (QUICK_ACCEPT_BYTES). A worker thread costs
         # a burst of uploads far more than that work: each thread waits for the GIL at every one of its ~50
         # system calls (interleaved runs: burst p95 358-453 ms that way, 208-350 ms this way). A bigger file,
-        # a remote store or database, a file that must be decoded to find its length, and a commit that would
-        # wait for another writer take one trip to a worker thread instead.
+        # a remote store or database, a file that must be decoded to find its length, and a commit that still
+        # meets another writer after the pauses of WRITER_RETRY_PAUSES_S take one trip to a worker thread.
         job_id = None
         if app.quick_accept and upload.size <= QUICK_ACCEPT_BYTES:
             info = app.inspect_audio(upload.file_path, find_duration=False)
             if info["duration"] is not None:
                 moved(info)
-                try:
-                    job_id = committed(info, wait=False)
-                except WriterBusy:  # the rows wait for the other writer in a thread; the file is already in place
-                    job_id = await run_in_threadpool(committed, info, True)
+                for pause in (*WRITER_RETRY_PAUSES_S, None):
+                    try:
+                        job_id = committed(info, wait=False)
+                        break
+                    except WriterBusy:
+                        if pause is None:  # still busy: the rows wait their turn in a thread; the file is in place
+                            job_id = await run_in_threadpool(committed, info, True)
+                        else:
+                            await asyncio.sleep(pause)
         if job_id is None:
             job_id = await run_in_threadpool(lambda: committed(moved(app.inspect_audio(upload.file_path)), True))
     except OSError as exc:

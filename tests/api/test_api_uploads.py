@@ -192,3 +192,34 @@ def test_an_upload_meeting_another_writer_commits_from_a_thread(alice: Client, m
     assert r.status_code == 202, r.text
     assert _stored(alice, r.json())
     assert trips == ["committed"]
+
+
+def test_an_upload_meeting_a_short_write_waits_for_it_on_the_loop(alice: Client, monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    """A writer that lets go within the retry pauses costs the upload no thread trip."""
+    import assistant.api.routes as routes
+
+    db = alice.http.app.state.db  # type: ignore[attr-defined]
+    monkeypatch.setattr(routes, "WRITER_RETRY_PAUSES_S", (0.05,) * 100)  # 5 s of pauses: far past the release
+    trips = _thread_trips(monkeypatch)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with db.session() as s:
+            s.add(User(name="briefly", token_hash="f" * 64))
+            s.flush()
+            holding.set()
+            release.wait(timeout=30)
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    try:
+        assert holding.wait(timeout=30)
+        threading.Timer(0.2, release.set).start()
+        r = _post(alice, tone_wav(1.5))
+    finally:
+        release.set()
+        writer.join(timeout=30)
+    assert r.status_code == 202, r.text
+    assert _stored(alice, r.json())
+    assert trips == []
