@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 120.0
 # A process that exits sooner than this after its start is failing at start-up: it is not started again.
-_RESTART_AFTER_S = 10.0
+RESTART_AFTER_S = 10.0
 
 
 class CannotListen(Exception):
@@ -160,7 +160,7 @@ class _Others:
             for proc, started in exited:
                 if self._closing.is_set():
                     break
-                if time.monotonic() - started < _RESTART_AFTER_S:
+                if time.monotonic() - started < RESTART_AFTER_S:
                     log.error("API process %d exited at start-up (status %s); serving without it",
                               proc.pid, proc.returncode)
                 else:

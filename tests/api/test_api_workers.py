@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -114,6 +115,21 @@ def test_kill_9_of_the_server_leaves_no_process_on_the_port(tmp_path: Path) -> N
         assert all(_gone(pid) for pid in others), "an API process outlived the server"
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{base}/health", timeout=5, trust_env=False)
+
+
+def test_an_api_process_that_dies_is_started_again(tmp_path: Path) -> None:
+    from assistant.api import workers
+
+    with serve(tmp_path / "data", tmp_path / "server.log", ASSISTANT_API_WORKERS="2") as (proc, base):
+        (first,) = _children(proc.pid)
+        time.sleep(workers.RESTART_AFTER_S)  # one that dies at start-up is not started again
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and [p for p in _children(proc.pid) if p != first] == []:
+            time.sleep(0.2)
+        assert [p for p in _children(proc.pid) if p != first], "the API process was not started again"
+        assert "exited (status -9); starting another" in (tmp_path / "server.log").read_text()
+        assert httpx.get(f"{base}/health", timeout=30, trust_env=False).status_code == 200
 
 
 def test_a_second_server_on_the_same_port_is_refused(tmp_path: Path) -> None:
