@@ -11,9 +11,10 @@ other sections are kept.
 Each accepted upload costs the server real work before its 202, on the event loop for a small upload (see
 `upload_recording`): HTTP and multipart parsing as the body streams to disk, one PyAV open that probes and
 decodes the first second, the SHA-256, the move into the store and the database commit with its audit entry,
-about 5 ms per 1 MB upload in a burst. One event loop serves the burst one upload at a time, so burst p95 is
-roughly 50 x that cost. The load generator runs on the same cores, so it is kept cheap (plain asyncio
-connections, bodies encoded in advance; see `run_load`).
+5-9 ms of CPU per 1 MB upload in a burst, depending on the machine. An event loop serves its uploads one at a
+time, so burst p95 is roughly 50 x that cost divided among the API processes (`ASSISTANT_API_WORKERS`,
+recorded as `api_workers`; the server answers /health only once all are ready). The load generator runs on
+the same cores, so it is kept cheap (plain asyncio connections, bodies encoded in advance; see `run_load`).
 
 Bounded: the uploaded files are silence (their jobs use the extractive engine and cost little), and the
 server is stopped as soon as the measurements are taken.
@@ -41,7 +42,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from assistant.config import REPO_ROOT
+from assistant.config import REPO_ROOT, get_settings
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results.json"
 TARGET_P95_MS = 250.0
@@ -285,6 +286,7 @@ def measure(uploads: int, polls: int, size: int) -> dict[str, Any]:
         "load_average": {"before": [round(x, 2) for x in load_before],
                          "after": [round(x, 2) for x in os.getloadavg()]},
         "cpu_count": os.cpu_count(),
+        "api_workers": get_settings().api_workers,
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

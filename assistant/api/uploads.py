@@ -84,7 +84,7 @@ async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_f
             result.filename = os.path.basename(disp.get(b"filename", b"").decode("utf-8", "replace"))[:255]
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
-        chunk = data[start:end]
+        chunk = memoryview(data)[start:end]  # no copy of the bytes on their way to the file
         if state["file"] is not None:
             result.size += len(chunk)
             if result.size > max_bytes:
