@@ -165,17 +165,14 @@ def test_big_and_undeclared_uploads_take_one_thread_trip(alice: Client, monkeypa
     assert trips == ["<lambda>", "<lambda>"]
 
 
-def test_an_upload_meeting_another_writer_commits_from_a_thread(alice: Client, monkeypatch: pytest.MonkeyPatch
-                                                                ) -> None:
-    """The event loop never waits for SQLite's write lock: while another thread holds it, the upload's commit
-    goes to a worker thread, which waits its turn."""
+def _upload_while_another_writer_holds_the_lock(alice: Client, release_after_s: float) -> None:
+    """Upload while another thread holds the database's write lock; it lets go after `release_after_s`."""
     db = alice.http.app.state.db  # type: ignore[attr-defined]
-    trips = _thread_trips(monkeypatch)
     holding, release = threading.Event(), threading.Event()
 
     def other_writer() -> None:
         with db.session() as s:
-            s.add(User(name="held", token_hash="e" * 64))
+            s.add(User(name="holder", token_hash="e" * 64))
             s.flush()
             holding.set()
             release.wait(timeout=30)
@@ -184,13 +181,21 @@ def test_an_upload_meeting_another_writer_commits_from_a_thread(alice: Client, m
     writer.start()
     try:
         assert holding.wait(timeout=30)
-        threading.Timer(0.5, release.set).start()
+        threading.Timer(release_after_s, release.set).start()
         r = _post(alice, tone_wav(1.5))
     finally:
         release.set()
         writer.join(timeout=30)
     assert r.status_code == 202, r.text
     assert _stored(alice, r.json())
+
+
+def test_an_upload_meeting_another_writer_commits_from_a_thread(alice: Client, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """The event loop never waits for SQLite's write lock: while another thread holds it past the retry pauses
+    (~15 ms), the upload's commit goes to a worker thread, which waits its turn."""
+    trips = _thread_trips(monkeypatch)
+    _upload_while_another_writer_holds_the_lock(alice, release_after_s=0.5)
     assert trips == ["committed"]
 
 
@@ -199,27 +204,7 @@ def test_an_upload_meeting_a_short_write_waits_for_it_on_the_loop(alice: Client,
     """A writer that lets go within the retry pauses costs the upload no thread trip."""
     import assistant.api.routes as routes
 
-    db = alice.http.app.state.db  # type: ignore[attr-defined]
     monkeypatch.setattr(routes, "WRITER_RETRY_PAUSES_S", (0.05,) * 100)  # 5 s of pauses: far past the release
     trips = _thread_trips(monkeypatch)
-    holding, release = threading.Event(), threading.Event()
-
-    def other_writer() -> None:
-        with db.session() as s:
-            s.add(User(name="briefly", token_hash="f" * 64))
-            s.flush()
-            holding.set()
-            release.wait(timeout=30)
-
-    writer = threading.Thread(target=other_writer)
-    writer.start()
-    try:
-        assert holding.wait(timeout=30)
-        threading.Timer(0.2, release.set).start()
-        r = _post(alice, tone_wav(1.5))
-    finally:
-        release.set()
-        writer.join(timeout=30)
-    assert r.status_code == 202, r.text
-    assert _stored(alice, r.json())
+    _upload_while_another_writer_holds_the_lock(alice, release_after_s=0.2)
     assert trips == []
