@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from assistant.api.workers import worker_count
 from assistant.config import REPO_ROOT, get_settings
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results.json"
@@ -286,7 +287,7 @@ def measure(uploads: int, polls: int, size: int) -> dict[str, Any]:
         "load_average": {"before": [round(x, 2) for x in load_before],
                          "after": [round(x, 2) for x in os.getloadavg()]},
         "cpu_count": os.cpu_count(),
-        "api_workers": get_settings().api_workers,
+        "api_workers": worker_count(get_settings()),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

@@ -257,11 +257,7 @@ async def get_job(job_id: str, request: Request, user: User) -> JobOut:
 async def job_events(job_id: str, request: Request, user: User) -> StreamingResponse:
     """Server-sent events: one `job` event per change, ending when the job is done or failed."""
     db = request.app.state.db
-
-    def snapshot() -> JobOut:
-        return _read_job(db, job_id, user)
-
-    first = await run_in_threadpool(snapshot)  # 404 before the stream starts
+    first = await run_in_threadpool(_read_job, db, job_id, user)  # 404 before the stream starts
 
     async def stream() -> Any:
         last = None
@@ -274,7 +270,7 @@ async def job_events(job_id: str, request: Request, user: User) -> StreamingResp
             if job.state in ("done", "failed") or await request.is_disconnected():
                 return
             await asyncio.sleep(0.5)
-            job = await run_in_threadpool(snapshot)
+            job = await run_in_threadpool(_read_job, db, job_id, user)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
