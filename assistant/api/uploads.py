@@ -78,7 +78,7 @@ async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_f
             if result.file_path is not None:
                 raise ApiError(422, "invalid_request", f"more than one '{file_field}' part")
             fd, path = tempfile.mkstemp(dir=tmp_dir, prefix="upload-", suffix=".part")
-            _hold(fd)  # released by the kernel if this process dies: how the start-up sweep knows it is stale
+            lock_while_open(fd)  # the kernel releases it if this process dies: stale, for the sweep
             state["file"] = os.fdopen(fd, "wb")
             result.file_path = Path(path)
             result.filename = os.path.basename(disp.get(b"filename", b"").decode("utf-8", "replace"))[:255]
@@ -135,7 +135,7 @@ async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_f
     return result
 
 
-def _hold(fd: int) -> None:
+def lock_while_open(fd: int) -> None:
     try:
         import fcntl
 

@@ -208,3 +208,31 @@ def test_an_upload_meeting_a_short_write_waits_for_it_on_the_loop(alice: Client,
     trips = _thread_trips(monkeypatch)
     _upload_while_another_writer_holds_the_lock(alice, release_after_s=0.2)
     assert trips == []
+
+
+def test_warm_up_probes_a_real_wav_kept_from_the_sweep_and_leaves_nothing(app_settings, tmp_path: Path) -> None:
+    from assistant.api.app import inspect_audio, warm_up
+    from assistant.api.uploads import sweep_partial_uploads
+
+    real = inspect_audio(app_settings)
+    seen: list[dict] = []
+
+    def check(path: Path, **kwargs: object) -> dict:
+        assert sweep_partial_uploads(tmp_path) == 0, "another process's start-up sweep took the warm-up file"
+        seen.append(real(path, **kwargs))
+        return seen[-1]
+
+    warm_up(check, tmp_path)
+    assert seen == [{"format": "wav", "duration": 1.0}]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_warm_up_leaves_nothing(tmp_path: Path) -> None:
+    from assistant.api.app import warm_up
+
+    def check(path: Path, **kwargs: object) -> dict:
+        raise RuntimeError("FFmpeg could not be loaded")
+
+    with pytest.raises(RuntimeError):
+        warm_up(check, tmp_path)
+    assert list(tmp_path.iterdir()) == []
