@@ -154,6 +154,10 @@ def create_app(settings: Settings | None = None, *, engines: Engines | None = No
         description="Local-first transcription and evidence-linked case records. Nothing leaves the machine "
         "unless a remote LLM endpoint is configured.",
         lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry would export every request (its path, and the values of a request
+        # that fails validation) to an OTLP endpoint named in the environment: no telemetry, whatever it says.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
+                   "auto_configure": False},
     )
     app.state.settings = settings
     install_error_handlers(app)
