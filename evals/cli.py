@@ -102,6 +102,39 @@ def score_cmd(
         typer.echo(render_markdown(summary, []))
 
 
+@eval_app.command("compare")
+def compare_cmd(
+    run_a: Annotated[Path, typer.Argument(help="Run folder A (the baseline)")],
+    run_b: Annotated[Path, typer.Argument(help="Run folder B (the change)")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write compare.md, compare.json and compare.png here (default: B/compare-<A>)")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md or json")] = "md",
+    all_metrics: Annotated[bool, typer.Option("--all", help="Print every metric, not only the headline ones")] = False,
+) -> None:
+    """Paired per-item differences B - A with bootstrap 95% intervals, and the items that got worse."""
+    from evals.compare import RunError, compare_runs, render, write
+
+    if fmt not in ("json", "md"):
+        raise _fail("--format must be json or md")
+    for folder in (run_a, run_b):
+        if not folder.is_dir():
+            raise _fail(f"{folder}: no such run folder")
+    try:
+        cmp = compare_runs(run_a, run_b)
+    except (RunError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    if not cmp.paired:
+        raise _fail(f"no item scored in both runs (A has {len(cmp.only_a)} only, B {len(cmp.only_b)} only)")
+    folder = out or run_b / f"compare-{run_a.resolve().name}"
+    written = write(cmp, folder, run_a, run_b)
+    if fmt == "json":
+        typer.echo(json.dumps(cmp.model_dump(), indent=2))
+    else:
+        typer.echo(render(cmp, all_metrics=all_metrics))
+    typer.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
+
+
 @eval_app.command("asr")
 def asr_cmd(
     dataset: Annotated[

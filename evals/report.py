@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.metrics.time_saved import TimeConstants, describe_constants
+from evals.metrics.time_saved import OPERATIONS, TimeConstants, describe_constants
 
 _HEADLINE = (
     ("rouge1", "ROUGE-1"),
@@ -22,9 +22,29 @@ _HEADLINE = (
     ("unsupported_rate", "unsupported-statement rate"),
     ("attribution_accuracy", "attribution accuracy"),
     ("section_accuracy", "section placement accuracy"),
+    ("words_ratio", "draft words / gold words"),
+    ("draft_statements", "draft statements / note"),
+    ("share_verbatim", "share of statements verbatim"),
+    ("share_first_person", "share of statements in the first person"),
+    ("share_question", "share of statements that are questions"),
+    ("share_pleasantry", "share of statements that are pleasantries"),
     ("time_saved_s", "time saved / note (s)"),
     ("time_saved_fraction", "time saved / note (share of manual)"),
+    ("time_saved_v1_s", "time saved / note, first model (s, superseded)"),
 )
+_OPERATION_COUNTS = {
+    "read": ("draft_words", "words"),
+    "decide": ("review.draft_statements", "statements"),
+    "move": ("review.moves", "moves"),
+    "rewrite": ("review.rewrites", "rewrites"),
+    "fix": ("review.fixes", "details"),
+    "delete": ("review.deletions", "deletions"),
+    "type_missing": ("review.missing", "statements"),
+}
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
 
 
 def _fmt(v: Any, digits: int = 2) -> str:
@@ -104,6 +124,7 @@ def _charts(out: Path, summary: dict[str, Any], results: Sequence[dict[str, Any]
         fig.savefig(out / "time_saved.png", dpi=110)
         plt.close(fig)
         made.append(("time_saved.png", "Estimated time saved per note"))
+        made.extend(_effort_chart(out, ok))
 
     # 4. ours vs published ACI-Bench rows
     if aci and summary.get("published_aci"):
@@ -123,6 +144,57 @@ def _charts(out: Path, summary: dict[str, Any], results: Sequence[dict[str, Any]
         plt.close(fig)
         made.append(("published.png", "This run against published ACI-Bench results"))
     return made
+
+
+def _effort_chart(out: Path, ok: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Review time per note, stacked by operation, against the manual time."""
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in ok if "time_manual_s" in r["metrics"]]
+    if not rows:
+        return []
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.6))
+    left = [0.0] * len(rows)
+    for op in OPERATIONS:
+        vals = [r["metrics"].get(f"time.{op}_s", 0.0) / 60 for r in rows]
+        ax.barh(range(len(rows)), vals, left=left, label=op.replace("_", " "))
+        left = [a + b for a, b in zip(left, vals, strict=True)]
+    ax.scatter([r["metrics"]["time_manual_s"] / 60 for r in rows], range(len(rows)), marker="|", s=200,
+               color="black", label="writing by hand", zorder=3)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([r["id"] for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("estimated minutes per note")
+    ax.set_title("Review effort by operation")
+    ax.legend(fontsize=7, ncol=4, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out / "review_effort.png", dpi=110)
+    plt.close(fig)
+    return [("review_effort.png", "Review effort per note, by operation, against writing by hand")]
+
+
+def _effort_tables(ts: dict[str, Any], ok: Sequence[dict[str, Any]]) -> list[str]:
+    lines = ["By operation (mean per note):", "", "| operation | count | seconds | share of review |",
+             "|---|---|---|---|"]
+    total = sum(ts["mean_by_operation"].values()) or 1.0
+    for op in OPERATIONS:
+        key, unit = _OPERATION_COUNTS[op]
+        counts = [r["metrics"][key] for r in ok if isinstance(r["metrics"].get(key), int | float)]
+        count = f"{sum(counts) / len(counts):.1f} {unit}" if counts else "-"
+        secs = ts["mean_by_operation"][op]
+        lines.append(f"| {op.replace('_', ' ')} | {count} | {secs:.0f} | {100 * secs / total:.0f}% |")
+    named = []
+    for r in ok:
+        review = r.get("review") or {}
+        for c in review.get("corrections", []):
+            if c.get("critical"):
+                named.append(f"- {r['id']}: correct ({'; '.join(c['details'])}): {c['gold']}")
+        for m in review.get("missing", []):
+            if m.get("critical"):
+                named.append(f"- {r['id']}: missing: {m['gold']}")
+    if named:
+        lines += ["", "Critical corrections and missing critical statements:", "", *named]
+    return [*lines, ""]
 
 
 def render_markdown(
@@ -201,11 +273,12 @@ def render_markdown(
             describe_constants(k),
             "",
             f"Median {ts['median_saved_s'] / 60:.1f} min saved per note (IQR {ts['iqr_saved_s'][0] / 60:.1f}–"
-            f"{ts['iqr_saved_s'][1] / 60:.1f}); manual {ts['median_manual_s'] / 60:.1f} min vs assisted "
-            f"{ts['median_assist_s'] / 60:.1f} min; about {ts['hours_per_worker_week']:.1f} hours per worker per "
-            f"week at {k.notes_per_week:g} notes a week. This is an estimate from a keystroke-level model, not "
-            "a measurement.",
+            f"{ts['iqr_saved_s'][1] / 60:.1f}), {_pct(ts.get('median_saved_fraction'))} of the manual time; manual "
+            f"{ts['median_manual_s'] / 60:.1f} min vs review {ts['median_review_s'] / 60:.1f} min; about "
+            f"{ts['hours_per_worker_week']:.1f} hours per worker per week at {k.notes_per_week:g} notes a week. "
+            "This is an estimate from a keystroke-level model, not a measurement.",
             "",
+            *_effort_tables(ts, [r for r in results if r.get("status") == "ok"]),
             "Sensitivity (median minutes saved per note):",
             "",
             "| compose wpm \\ read wpm | "
@@ -243,16 +316,20 @@ def render_markdown(
         lines += [
             "## Per item",
             "",
-            "| id | R-1 | R-2 | R-Lsum | semantic F1 | fact recall | critical omissions | unsupported | saved (min) |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| id | R-1 | R-Lsum | fact recall | critical omissions | unsupported | statements | words ÷ gold | "
+            "not note-like | saved (min) | saved (%) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in ok:
             m = r["metrics"]
+            n = m.get("draft_statements") or 0
+            styled = sum((m.get(f"share_{s}") or 0) for s in ("verbatim", "first_person", "question", "pleasantry"))
             lines.append(
-                f"| {r['id']} | {_fmt(m.get('rouge1'), 1)} | {_fmt(m.get('rouge2'), 1)} | "
-                f"{_fmt(m.get('rougeLsum'), 1)} | {_fmt(m.get('semantic_f1'), 1)} | "
+                f"| {r['id']} | {_fmt(m.get('rouge1'), 1)} | {_fmt(m.get('rougeLsum'), 1)} | "
                 f"{_fmt(m.get('fact_recall'))} | {_fmt(m.get('omissions_critical'))} | "
-                f"{_fmt(m.get('unsupported'))} | {_fmt((m.get('time_saved_s') or 0) / 60, 1)} |"
+                f"{_fmt(m.get('unsupported'))} | {n} | {_fmt(m.get('words_ratio'))} | "
+                f"{_fmt(min(styled, 1.0) if n else None)} | {_fmt((m.get('time_saved_s') or 0) / 60, 1)} | "
+                f"{_pct(m.get('time_saved_fraction'))} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -26,7 +26,9 @@ from pydantic import BaseModel, Field
 from assistant.config import REPO_ROOT, Settings
 from evals.datasets import EvalItem, render_record, statement_text
 from evals.metrics import facts as factsm
-from evals.metrics.time_saved import EditCounts, TimeConstants, estimate, iqr, summarise, word_count
+from evals.metrics import notelike
+from evals.metrics.review import NoteStatement, ReviewPlan, plan_review, word_count
+from evals.metrics.time_saved import LegacyCounts, TimeConstants, estimate, iqr, legacy_saved_s, summarise
 
 if TYPE_CHECKING:
     from assistant.llm import ChatModel
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
     from evals.metrics.semantic import Embedder
 
 Engine = Literal["llm", "extractive"]
+# Results carry the harness version that scored them: 2 added the review-effort model, conciseness and the
+# note-likeness checks. `eval run` re-scores older items from their stored draft; `eval compare` refuses them.
+HARNESS_VERSION = 2
 DraftFn = Callable[[EvalItem], "CaseRecord"]
 
 # Published full-note results to compare with (ROUGE ×100, rouge-score 0.1.2, no stemming; ROUGE-L = rougeLsum).
@@ -126,10 +131,91 @@ class ScoreConfig(BaseModel):
     constants: TimeConstants = Field(default_factory=TimeConstants)
 
 
+def _note_statements(note: str, clinical: bool) -> list[tuple[str | None, str]]:
+    """(section, statement) for a note's atomic statements; the section is the ACI division for clinical notes."""
+    from evals.metrics.divisions import divide_note_spans
+
+    if not clinical:
+        return [(None, t) for t in factsm.atomic_statements(note)]
+    return [(div, t) for div, start, end in divide_note_spans(note) for t in factsm.atomic_statements(note[start:end])]
+
+
+def _division_of(header: str) -> str | None:
+    from evals.metrics.divisions import divide_note_spans
+
+    spans = divide_note_spans(f"{header}\n\nplaceholder statement.")
+    return spans[0][0] if spans else None
+
+
+def gold_statements(item: EvalItem, segments: Sequence[str]) -> list[NoteStatement]:
+    """The gold record's statements (section, who, critical from facts.json), else the gold note's atomic ones."""
+    if item.gold_record is not None:
+        critical = {sid for f in item.facts or [] if f.critical for sid in f.statements}
+        out = []
+        for sec in item.gold_record.sections:
+            for st in sec.statements:
+                text = statement_text(st)
+                if not text:
+                    continue
+                out.append(NoteStatement(
+                    id=st.id or f"g{len(out) + 1}", text=text, section=sec.id, who=st.attributed_to or None,
+                    critical=st.id in critical if item.facts else factsm.is_critical(text),
+                    quote_like=st.kind == "quote" or bool(notelike.styles(text, segments))))
+        return out
+    return [NoteStatement(id=f"g{i + 1}", text=t, section=div, critical=factsm.is_critical(t),
+                          quote_like=bool(notelike.styles(t, segments)))
+            for i, (div, t) in enumerate(_note_statements(item.gold_note, _is_clinical(item.template_id)))]
+
+
+def draft_statements(item: EvalItem, prediction: str, record: CaseRecord | None) -> list[NoteStatement]:
+    """A record's statements (with its section ids, or their ACI divisions against a gold note), else the
+    prediction's atomic statements."""
+    clinical = _is_clinical(item.template_id)
+    if record is None:
+        return [NoteStatement(id=f"d{i + 1}", text=t, section=div)
+                for i, (div, t) in enumerate(_note_statements(prediction, clinical))]
+    headers = _headers(record.template_id)
+    out = []
+    for sec in record.sections:
+        if item.gold_record is not None:
+            where: str | None = sec.id
+        else:
+            where = _division_of(headers.get(sec.id, sec.title.upper())) if clinical else None
+        for st in sec.statements:
+            text = statement_text(st)
+            if text:
+                out.append(NoteStatement(id=st.id or f"d{len(out) + 1}", text=text, section=where,
+                                         who=st.attributed_to or None))
+    return out
+
+
+def _headers(template_id: str) -> dict[str, str]:
+    from assistant.templates import TemplateError, get_template
+
+    try:
+        return {s.id: (s.header or s.title.upper()) for s in get_template(template_id).sections}
+    except TemplateError:
+        return {}
+
+
+def conciseness(plan: ReviewPlan) -> dict[str, float | int | None]:
+    """Draft words / gold words, the number of statements and the share of each non-note-like style."""
+    n = plan.draft_statements
+    out: dict[str, float | int | None] = {
+        "words_ratio": plan.draft_words / plan.gold_words if plan.gold_words else None,
+        "draft_statements": n,
+        "draft_words": plan.draft_words,
+    }
+    for style in notelike.STYLES:
+        out[f"share_{style}"] = plan.style_counts.get(style, 0) / n if n else None
+    return out
+
+
 def score_prediction(
     item: EvalItem, prediction: str, record: CaseRecord | None, embedder: Embedder, config: ScoreConfig
 ) -> dict[str, Any]:
     """Every metric for one draft against its gold. Returns the per-item result fields."""
+    from assistant.transcript import parse_text
     from evals.metrics.divisions import divide_note
     from evals.metrics.rouge import rouge_pair
     from evals.metrics.semantic import semantic_similarity
@@ -143,14 +229,12 @@ def score_prediction(
     sem = semantic_similarity(item.gold_note, prediction, embedder)
     metrics.update(semantic_p=100 * sem.precision, semantic_r=100 * sem.recall, semantic_f1=100 * sem.f1)
 
-    if record is not None:
-        draft_statements = [statement_text(st) for st in record.statements() if st.text.strip()]
-    else:
-        draft_statements = factsm.atomic_statements(prediction)
+    drafted = draft_statements(item, prediction, record)
+    texts = [d.text for d in drafted]
     facts = item.facts if item.facts else factsm.facts_from_note(item.gold_note)
     alignment = factsm.align_facts(
         facts,
-        draft_statements,
+        texts,
         embedder,
         threshold=config.threshold,
         source="facts.json" if item.facts else "gold note",
@@ -160,11 +244,10 @@ def score_prediction(
     support_method, unsupported = ("", [])
     if item.transcript.strip():
         support_method, unsupported = factsm.unsupported_statements(
-            draft_statements, item.transcript, method=config.support_method
+            texts, item.transcript, method=config.support_method
         )
         metrics["unsupported"] = len(unsupported)
-        metrics["unsupported_rate"] = len(unsupported) / len(draft_statements) if draft_statements else None
-    metrics["draft_statements"] = len(draft_statements)
+        metrics["unsupported_rate"] = len(unsupported) / len(texts) if texts else None
 
     agreement = None
     if record is not None and item.gold_record is not None:
@@ -175,7 +258,19 @@ def score_prediction(
             aligned_statements=agreement.n_aligned,
         )
 
-    counts = EditCounts(
+    segments = [s.text for s in parse_text(item.transcript).segments] if item.transcript.strip() else []
+    plan = plan_review(drafted, gold_statements(item, segments), segments, embedder, threshold=config.threshold)
+    metrics.update(conciseness(plan))
+    metrics.update({f"review.{k}": v for k, v in plan.counts().items()})
+    est = estimate(plan, config.constants)
+    metrics.update(
+        time_manual_s=est.manual_s,
+        time_review_s=est.review_s,
+        time_saved_s=est.saved_s,
+        time_saved_fraction=est.saved_fraction,
+        **{f"time.{op}_s": secs for op, secs in est.by_operation.items()},
+    )
+    legacy = LegacyCounts(
         gold_words=word_count(item.gold_note),
         draft_words=word_count(prediction),
         omissions=sum(m.status == "omission" for m in alignment.matches),
@@ -184,16 +279,10 @@ def score_prediction(
         corrected_words=sum(word_count(m.fact) for m in alignment.matches if m.status == "correction"),
         unsupported=len(unsupported),
     )
-    est = estimate(counts, config.constants)
-    metrics.update(
-        time_manual_s=est.manual_s,
-        time_assist_s=est.assist_s,
-        time_saved_s=est.saved_s,
-        time_saved_fraction=est.saved_fraction,
-    )
+    metrics["time_saved_v1_s"] = legacy_saved_s(legacy)
     return {
         "metrics": metrics,
-        "edit_counts": counts.model_dump(),
+        "review": plan.model_dump(),
         "support_method": support_method,
         "facts": [m.model_dump(exclude_none=True) for m in alignment.matches],
         "unsupported_statements": [{"text": t, "support": round(s, 3)} for t, s in unsupported],
@@ -289,7 +378,7 @@ def summarise_results(
         if r["id"] in by_id and _is_clinical(by_id[r["id"]].template_id)
     ]
     aci = aci_rouge_report([g for g, _ in clinical], [p for _, p in clinical]) if clinical else None
-    time_summary = summarise([EditCounts.model_validate(r["edit_counts"]) for r in ok], config.constants)
+    time_summary = summarise([ReviewPlan.model_validate(r["review"]) for r in ok], config.constants)
     models: dict[str, set[str]] = {"llm_model": set(), "llm_backend": set(), "asr_model": set()}
     prompts: dict[str, set[str]] = {}
     for r in ok:
@@ -301,6 +390,7 @@ def summarise_results(
             prompts.setdefault(name, set()).add(str(ver))
     peak = [r.get("peak_rss_mb", {}) for r in results]
     return {
+        "harness": HARNESS_VERSION,
         "run": run,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "items": {
@@ -381,6 +471,13 @@ def run_eval(
     done = _read_results(results_path)
     todo = [i for i in items if done.get(i.id, {}).get("status") != "ok"]
     embedder = get_embedder(settings)
+    waiting = {i.id for i in todo}
+    stale = [i for i in items if i.id not in waiting and done[i.id].get("harness") != HARNESS_VERSION]
+    if stale:  # drafted and scored by an older harness: score the stored draft again, without redrafting
+        with results_path.open("a", encoding="utf-8") as fh:
+            for item in stale:
+                done[item.id] = _rescore(item, done[item.id], embedder, config)
+                fh.write(json.dumps(done[item.id], default=str) + "\n")
     release: Callable[[], None] | None = None
     if todo and draft_fn is None and engine == "llm" and chat is None:
         from assistant.llm.factory import build_chat_model
@@ -446,15 +543,40 @@ def _run_one(
         record=record.model_dump(mode="json", exclude={"transcript"}),
         provenance=record.provenance.model_dump(mode="json"),
     )
-    t1 = time.perf_counter()
-    try:
-        result.update(score_prediction(item, prediction, record, embedder, config))
-        result["status"] = "ok"
-    except Exception as exc:
-        result.update(error=f"score: {type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=6))
-    result["timings_s"]["score"] = time.perf_counter() - t1
+    _score_into(result, item, record, embedder, config)
     result["peak_rss_mb"] = _peak_rss_mb()
     return result
+
+
+def _score_into(
+    result: dict[str, Any], item: EvalItem, record: CaseRecord, embedder: Embedder, config: ScoreConfig
+) -> None:
+    t1 = time.perf_counter()
+    result["harness"] = HARNESS_VERSION
+    try:
+        result.update(score_prediction(item, result["prediction"], record, embedder, config))
+        result["status"] = "ok"
+    except Exception as exc:
+        result.update(status="error", error=f"score: {type(exc).__name__}: {exc}",
+                      traceback=traceback.format_exc(limit=6))
+    result["timings_s"]["score"] = time.perf_counter() - t1
+
+
+def _rescore(item: EvalItem, old: dict[str, Any], embedder: Embedder, config: ScoreConfig) -> dict[str, Any]:
+    """An item drafted by an earlier run, scored again by this harness (its stored record and prediction)."""
+    from assistant.records import CaseRecord
+    from assistant.transcript import parse_text
+
+    transcript = parse_text(item.transcript, source_id=item.id)
+    record = CaseRecord.model_validate({**old["record"], "transcript": transcript.model_dump(mode="json")})
+    result = {k: v for k, v in old.items() if k in _DRAFT_FIELDS}
+    result["timings_s"] = {k: v for k, v in old.get("timings_s", {}).items() if k != "score"}
+    _score_into(result, item, record, embedder, config)
+    result["rescored_from_harness"] = old.get("harness", 1)
+    return result
+
+
+_DRAFT_FIELDS = ("id", "dataset", "template_id", "engine", "prediction", "record", "provenance", "peak_rss_mb")
 
 
 # --- scoring notes produced elsewhere -------------------------------------------------------------------------
@@ -556,6 +678,7 @@ def score_files(
             "engine": "external",
             "status": "ok",
             "prediction": pred.note,
+            "harness": HARNESS_VERSION,
         }
         res.update(score_prediction(item, pred.note, None, embedder, config))
         res["timings_s"] = {"score": time.perf_counter() - t0}

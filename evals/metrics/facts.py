@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from functools import cache
-from typing import TYPE_CHECKING, Literal
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -146,7 +146,7 @@ _DATE_WORDS = frozenset(
 )
 _NEGATION = re.compile(
     r"\b(?:no|not|never|denies|denied|deny|denying|without|nil|none|nothing|negative|neither|nor|cannot|"
-    r"absent|unable|declined|refused)\b|n't\b",
+    r"absent|unable|declined|refused|unless|nobody)\b|n't\b",
     re.IGNORECASE,
 )
 _RISK = re.compile(
@@ -161,11 +161,37 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+(?:[.'/-][a-z0-9]+)*", text.lower())
 
 
+_CLOCK_HOURS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+_CLOCK_MINUTES = {"five": 5, "ten": 10, "quarter": 15, "twenty": 20, "twenty-five": 25, "twenty five": 25, "half": 30}
+_CLOCK = re.compile(r"\b(twenty[- ]five|twenty|quarter|ten|five|half)\s+(past|to)\s+(\d{1,2}|"
+                    + "|".join(_CLOCK_HOURS) + r")\b", re.I)
+_DURATIONS = ((re.compile(r"\b(?:a\s+)?quarter of an hour\b", re.I), "15 minutes"),
+              (re.compile(r"\bhalf an hour\b", re.I), "30 minutes"))
+
+
+def spoken_times(text: str) -> str:
+    """Clock times and durations as said, in figures: "twenty to ten" -> "9:40", "a quarter of an hour" ->
+    "15 minutes", so that a note's "9:40pm" and a transcript's "about twenty to ten" agree."""
+    for pattern, figure in _DURATIONS:
+        text = pattern.sub(figure, text)
+
+    def clock(m: re.Match[str]) -> str:
+        minutes = _CLOCK_MINUTES[m.group(1).lower().replace("-", " ")]
+        raw = m.group(3).lower()
+        hour = int(raw) if raw.isdigit() else _CLOCK_HOURS[raw]
+        if m.group(2).lower() == "to":
+            hour, minutes = (hour - 1) or 12, 60 - minutes
+        return f"{hour}:{minutes:02d}"
+
+    return _CLOCK.sub(clock, text)
+
+
 def numbers_in(text: str) -> set[str]:
     """Numbers written with digits or as words ("twenty five" = 25, "£1,240" = 1240, "3/7" kept whole)."""
-    lower = text.lower().replace(",", "")
+    lower = spoken_times(text).lower().replace(",", "")
     found: set[str] = set()
-    for m in re.finditer(r"\d+(?:\.\d+)?(?:/\d+)?", lower):
+    for m in re.finditer(r"(?<![a-z])\d+(?:\.\d+)?(?:/\d+)?", lower):  # not the 2 of "SpO2"
         tok = m.group(0)
         if "/" not in tok and "." in tok:
             tok = str(float(tok)).rstrip("0").rstrip(".")
@@ -198,11 +224,14 @@ def medicines_in(text: str) -> set[str]:
 
 
 def dates_in(text: str) -> set[str]:
-    lower = text.lower()
-    found = {w for w in _words(lower) if w in _DATE_WORDS}
+    lower = spoken_times(text).lower()
+    found = {w.removesuffix("s") if w.removesuffix("s") in _DATE_WORDS else w for w in _words(lower)}
+    found &= _DATE_WORDS
     found |= set(re.findall(r"\b\d{1,2}(?:st|nd|rd|th)\b", lower))
     found |= set(re.findall(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b", lower))
-    found |= {m.replace(" ", "") for m in re.findall(r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b", lower)}
+    # Clock times without am/pm: "9:40pm" in a note is "twenty to ten" in the transcript.
+    found |= set(re.findall(r"\b\d{1,2}:\d{2}(?!\d)", lower))
+    found |= {h + ampm for h, ampm in re.findall(r"(?<![:\d])\b(\d{1,2})\s?(am|pm)\b", lower)}
     return found
 
 
@@ -213,6 +242,9 @@ def is_negated(text: str) -> bool:
 def is_critical(text: str) -> bool:
     """Heuristic critical flag for split-out gold statements (facts.json marks its own)."""
     return bool(medicines_in(text) or _RISK.search(text))
+
+
+_CORRECTION_NOTE = re.compile(r"\(not [^)]*\)", re.I)
 
 
 def detail_mismatches(fact: str, statement: str, clause: str | None = None) -> list[str]:
@@ -226,7 +258,9 @@ def detail_mismatches(fact: str, statement: str, clause: str | None = None) -> l
         missing = fn(fact) - fn(statement)
         if missing:
             problems.append(f"{kind}: {', '.join(sorted(missing))}")
-    if is_negated(fact) != is_negated(clause if clause is not None else statement):
+    # "(not £1,254)" in a fact records a self-correction; it does not make the fact a denial.
+    said = clause if clause is not None else statement
+    if is_negated(_CORRECTION_NOTE.sub("", fact)) != is_negated(_CORRECTION_NOTE.sub("", said)):
         problems.append("negation")
     return problems
 
@@ -287,7 +321,7 @@ def facts_from_note(note: str) -> list[Fact]:
     return [Fact(id=f"g{i + 1}", text=t, critical=is_critical(t)) for i, t in enumerate(atomic_statements(note))]
 
 
-def _pieces(statement: str) -> list[str]:
+def statement_pieces(statement: str) -> list[str]:
     """A statement and, when it is long, its sentences and clauses: a short fact inside a long quoted turn
     ("Gareth: 'And vitamin D, yeah, one a day.'") scores low against the whole turn but high against its
     own clause."""
@@ -301,6 +335,85 @@ def _pieces(statement: str) -> list[str]:
     return pieces
 
 
+LEXICAL_MIN_TOKENS = 3
+UNION_MARGIN = 0.15
+
+
+# Abbreviations gold facts use for what a draft spells out.
+_ABBREVIATIONS = {"ot": "occupational therapist", "dfg": "disabled facilities grant", "hv": "health visitor",
+                  "dsl": "designated safeguarding lead", "bp": "blood pressure", "spo2": "oxygen saturation",
+                  "rr": "respiratory rate", "abh": "actual bodily harm", "uc": "universal credit",
+                  "idva": "independent domestic violence advocate", "pip": "personal independence payment"}
+
+
+@lru_cache(maxsize=65536)
+def lexical_tokens(text: str) -> frozenset[str]:
+    """Content-word stems (Snowball) and numbers (`numbers_in`) of a text, abbreviations spelt out."""
+    stemmer = _snowball()
+    words = []
+    for w in re.findall(r"[a-z][a-z0-9']*", text.lower()):
+        words.extend(_ABBREVIATIONS.get(w, w).split())
+    stems = {stemmer.stemWord(w) for w in words if w not in _STOPWORDS and len(w) > 2 and w not in _NUMBER_WORDS}
+    return frozenset(stems | numbers_in(text))
+
+
+@cache
+def _snowball() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def lexical_coverage(fact: str, statement: str) -> float:
+    """Share of the fact's content words and numbers that the statement says (0 for facts under 3 of them).
+
+    MiniLM scores a short fact full of numbers low against the statement that says it ("Rent arrears of
+    £1,386.40" vs "Kerry said she owes £1,386.40 in rent arrears": 0.56); its own words are a surer sign."""
+    need = lexical_tokens(fact)
+    if len(need) < LEXICAL_MIN_TOKENS:
+        return 0.0
+    return len(need & lexical_tokens(statement)) / len(need)
+
+
+def similarity(texts: Sequence[str], statements: Sequence[str], embedder: Embedder):  # type: ignore[no-untyped-def]
+    """(sim, best_piece, pieces): sim[i, j] is the best of the cosine similarity of text i to statement j or to
+    any of its sentences and clauses, and the lexical coverage of text i by statement j; best_piece[i, j] is the
+    index in `pieces` of the piece that scored best (the whole statement when coverage won)."""
+    import numpy as np
+
+    pieces: list[str] = []
+    owner: list[int] = []
+    whole: list[int] = []
+    for j, st in enumerate(statements):
+        whole.append(len(pieces))
+        for piece in statement_pieces(st):
+            owner.append(j)
+            pieces.append(piece)
+    sim = np.full((len(texts), len(statements)), -1.0, dtype="float32")
+    best = np.zeros((len(texts), len(statements)), dtype="int64")
+    if not texts or not statements:
+        return sim, best, pieces
+    piece_sim = embedder.similarity(list(texts), pieces)
+    for k, j in enumerate(owner):
+        better = piece_sim[:, k] > sim[:, j]
+        sim[better, j] = piece_sim[better, k]
+        best[better, j] = k
+    for i, text in enumerate(texts):
+        for j, st in enumerate(statements):
+            cov = lexical_coverage(text, st)
+            if cov > sim[i, j]:
+                sim[i, j] = cov
+                best[i, j] = whole[j]
+    return sim, best, pieces
+
+
+def fact_clauses(fact: str) -> list[str]:
+    """A fact's parts with some substance of their own: facts.json joins separate things with "; " or ", "
+    ("Stopped work in September; gave up driving in August"), and a draft may say them in separate statements."""
+    parts = [c.strip() for c in re.split(r";\s+|,\s+|:\s+", fact)]
+    return [c for c in parts if len(lexical_tokens(c)) >= 2] if len(parts) > 1 else []
+
+
 def align_facts(
     facts: Sequence[Fact],
     draft_statements: Sequence[str],
@@ -309,78 +422,55 @@ def align_facts(
     threshold: float = DEFAULT_THRESHOLD,
     source: Literal["facts.json", "gold note"] = "facts.json",
 ) -> FactAlignment:
-    """Match every gold fact to the draft statements (a draft statement may cover several facts).
+    """Match every gold fact to the draft statements (a draft statement may cover several facts, and a fact
+    may be said across several statements).
 
-    A statement's similarity to a fact is the best over the statement and its sentences/clauses; the exact
-    detail checks then run against the whole statement."""
-    matches: list[FactMatch] = []
+    A statement is a candidate for a fact when it is similar (`similarity`) to the fact or to one of its
+    parts (`fact_clauses`). The fact is matched by the first candidate whose numbers, medicines, dates and
+    negation agree; failing that, by its candidates and near-candidates together, when between them they
+    carry every detail and one agrees on negation. Otherwise it is a correction against the most similar
+    candidate, or an omission when there is none."""
+    texts: list[str] = []
     owner: list[int] = []
-    pieces: list[str] = []
-    for j, st in enumerate(draft_statements):
-        for piece in _pieces(st):
-            owner.append(j)
-            pieces.append(piece)
-    sim = None
-    best_piece: list[list[int]] = []
-    if facts and pieces:
-        import numpy as np
-
-        piece_sim = embedder.similarity([f.text for f in facts], pieces)
-        sim = np.full((len(facts), len(draft_statements)), -1.0, dtype="float32")
-        best_piece = [[-1] * len(draft_statements) for _ in facts]
-        for k, j in enumerate(owner):
-            for i in range(len(facts)):
-                if piece_sim[i, k] > sim[i, j]:
-                    sim[i, j] = piece_sim[i, k]
-                    best_piece[i][j] = k
-
-    def mismatches(i: int, j: int) -> list[str]:
-        return detail_mismatches(facts[i].text, draft_statements[j], pieces[best_piece[i][j]])
-
+    for i, f in enumerate(facts):
+        for t in [f.text, *fact_clauses(f.text)]:
+            texts.append(t)
+            owner.append(i)
+    sim, best, pieces = similarity(texts, draft_statements, embedder)
+    matches: list[FactMatch] = []
     for i, fact in enumerate(facts):
-        if sim is None:
-            matches.append(FactMatch(fact_id=fact.id, fact=fact.text, critical=fact.critical, status="omission"))
+        base = {"fact_id": fact.id, "fact": fact.text, "critical": fact.critical}
+        rows = [k for k, o in enumerate(owner) if o == i]
+        if not draft_statements:
+            matches.append(FactMatch(**base, status="omission"))
             continue
-        order = sim[i].argsort()[::-1]
-        candidates = [int(j) for j in order if sim[i, j] >= threshold]
+        whole = sim[rows[0]]
+        score = sim[rows].max(axis=0)
+        order = [int(j) for j in score.argsort()[::-1]]
+        candidates = [j for j in order if score[j] >= threshold]
         if not candidates:
-            best = int(order[0])
-            matches.append(
-                FactMatch(
-                    fact_id=fact.id,
-                    fact=fact.text,
-                    critical=fact.critical,
-                    status="omission",
-                    draft=draft_statements[best],
-                    similarity=float(sim[i, best]),
-                )
-            )
+            matches.append(FactMatch(**base, status="omission", draft=draft_statements[order[0]],
+                                     similarity=float(score[order[0]])))
             continue
-        agreeing = next((j for j in candidates if not mismatches(i, j)), None)
+        found = {j: detail_mismatches(fact.text, draft_statements[j], pieces[best[rows[0], j]]) for j in candidates}
+        agreeing = next((j for j in candidates if not found[j]), None)
         if agreeing is not None:
-            matches.append(
-                FactMatch(
-                    fact_id=fact.id,
-                    fact=fact.text,
-                    critical=fact.critical,
-                    status="matched",
-                    draft=draft_statements[agreeing],
-                    similarity=float(sim[i, agreeing]),
-                )
-            )
-        else:
-            top = candidates[0]
-            matches.append(
-                FactMatch(
-                    fact_id=fact.id,
-                    fact=fact.text,
-                    critical=fact.critical,
-                    status="correction",
-                    draft=draft_statements[top],
-                    similarity=float(sim[i, top]),
-                    mismatches=mismatches(i, top),
-                )
-            )
+            matches.append(FactMatch(**base, status="matched", draft=draft_statements[agreeing],
+                                     similarity=float(score[agreeing])))
+            continue
+        # Said across several statements: less similar ones count too, and one must agree on negation.
+        parts = [j for j in order if score[j] >= threshold or whole[j] >= threshold - UNION_MARGIN]
+        together = " ".join(draft_statements[j] for j in parts)
+        missing = [m for m in detail_mismatches(fact.text, together, "") if m != "negation"]
+        negated = is_negated(_CORRECTION_NOTE.sub("", fact.text))
+        said = [pieces[best[k, j]] for j in parts for k in rows] + [draft_statements[j] for j in parts]
+        if not missing and any(negated == is_negated(_CORRECTION_NOTE.sub("", t)) for t in said):
+            matches.append(FactMatch(**base, status="matched", similarity=float(score[candidates[0]]),
+                                     draft=" / ".join(draft_statements[j] for j in parts)))
+            continue
+        top = candidates[0]
+        matches.append(FactMatch(**base, status="correction", draft=draft_statements[top],
+                                 similarity=float(score[top]), mismatches=found[top]))
     return FactAlignment(threshold=threshold, source=source, matches=matches)
 
 
@@ -429,12 +519,13 @@ def _stem(word: str) -> str:
     return word
 
 
-def _content(text: str) -> tuple[set[str], set[str]]:
+@lru_cache(maxsize=65536)
+def _content(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """(content word stems, numbers) after Whisper normalisation (digits for number words, US spelling)."""
     norm = _whisper_norm()(text)  # type: ignore[operator]
     tokens = norm.split()
-    numbers = {t for t in tokens if re.fullmatch(r"\d+(?:\.\d+)?", t)}
-    words = {_stem(t) for t in tokens if t not in _STOPWORDS and not t.isdigit() and len(t) > 2}
+    numbers = frozenset(t for t in tokens if re.fullmatch(r"\d+(?:\.\d+)?", t))
+    words = frozenset(_stem(t) for t in tokens if t not in _STOPWORDS and not t.isdigit() and len(t) > 2)
     return words, numbers
 
 

@@ -1,89 +1,98 @@
-"""Estimated time saved per note: writing the note by hand against reading and fixing the draft.
+"""Estimated time saved per note: writing the note by hand against reviewing the draft, operation by operation.
 
-    T_manual = W_gold / 19 wpm                                  (composition typing)
-    T_assist = W_draft / 238 wpm                                (silent reading, Brysbaert 2019)
-             + fixes x 2.45 s                                   (keystroke-level model: 1.35 s mental
-                                                                 preparation + 1.1 s pointing)
-             + added words / 33 wpm                             (transcription typing)
-             + deleted spans x 1.5 s                            (select and delete)
+    T_manual = gold words / compose_wpm
+    T_review = draft words / read_wpm                      read the draft
+             + statements x M                              decide on each (keep, edit or delete)
+             + moves x (select + cut + M + place + paste)  a statement in the wrong section
+             + rewrites x (select + delete + M) + gold words / type_wpm
+                                                           a quote, first-person line, question or pleasantry
+                                                           that carries gold facts, retyped as a note
+             + details x (M + P + double-click + chars x K) a wrong number, date, dose, negation or person
+             + deletions x (select + delete)               a statement that matches nothing in gold
+             + missing x (M + P + click) + gold words / compose_wpm
+                                                           a gold statement the draft lacks, composed
 
-The edits come from the fact alignment, never from raw edit distance to an independent gold note
-(which is ~87% even for GPT-4 on ACI-Bench and would only measure paraphrase):
+The operations come from `review.plan_review` (the alignment of draft with gold statements), never from raw
+edit distance. Operators are the keystroke-level model's (Card, Moran & Newell 1980): M 1.35 s mental
+preparation, P 1.1 s pointing, B 0.1 s per mouse-button press or release, K 0.28 s per keystroke; selecting
+a statement is P and a triple click. Speeds: composing 19 wpm and transcription typing 33 wpm (Karat et al.
+1999, keyboard entry), silent reading 238 wpm (Brysbaert 2019). Section headers come from the template in
+both cases, so manual time counts statement words only. Sources and the sensitivity grid: evals/README.md.
 
-- each **omission** (gold fact with no similar draft statement): 1 fix (decide and point to where it
-  goes) + the fact's words typed;
-- each **correction** (similar statement with a wrong number / medicine / date / negation): 1 fix + the
-  fact's words retyped;
-- each **unsupported statement** (draft statement not grounded in the transcript): 1 deleted span.
-
-It is an estimate under stated assumptions, reported as a median with its IQR and a sensitivity grid
-over the two speeds that matter most (composition 19/33 wpm, reading 183/238/300 wpm).
+`legacy_saved_s` keeps the first model (reading + fixes + typed words + deletions, from the fact
+alignment) so that the change in the published figures stays visible.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from statistics import median, quantiles
+from statistics import mean, median, quantiles
 
 from pydantic import BaseModel, Field
 
+from evals.metrics.review import ReviewPlan
+
+OPERATIONS: tuple[str, ...] = ("read", "decide", "move", "rewrite", "fix", "delete", "type_missing")
+
 
 class TimeConstants(BaseModel):
-    compose_wpm: float = Field(default=19.0, description="composing a note from memory/notes")
+    compose_wpm: float = Field(default=19.0, description="composing text (Karat et al. 1999, keyboard)")
+    type_wpm: float = Field(default=33.0, description="transcription typing (Karat et al. 1999, keyboard)")
     read_wpm: float = Field(default=238.0, description="silent reading of non-fiction (Brysbaert 2019)")
-    fix_s: float = Field(default=2.45, description="per fix: 1.35 s mental preparation + 1.1 s point (KLM)")
-    type_wpm: float = Field(default=33.0, description="typing added words (transcription typing)")
-    delete_span_s: float = Field(default=1.5, description="per deleted span: select and delete")
+    mental_s: float = Field(default=1.35, description="KLM M, mental preparation (Card, Moran & Newell 1980)")
+    point_s: float = Field(default=1.1, description="KLM P, pointing with a mouse")
+    button_s: float = Field(default=0.1, description="KLM B, one mouse-button press or release")
+    keystroke_s: float = Field(default=0.28, description="KLM K, average skilled typist")
+    detail_chars: float = Field(default=6.0, description="characters typed to fix one detail (stated assumption)")
     notes_per_week: float = Field(default=20.0, description="stated assumption for hours per worker per week")
+
+    @property
+    def select_s(self) -> float:
+        """Point at a statement and triple-click it."""
+        return self.point_s + 6 * self.button_s
+
+    @property
+    def place_s(self) -> float:
+        """Point and click to put the cursor somewhere."""
+        return self.point_s + 2 * self.button_s
+
+    def words_s(self, words: float, wpm: float) -> float:
+        return words / wpm * 60
 
 
 COMPOSE_GRID: tuple[float, ...] = (19.0, 33.0)
 READ_GRID: tuple[float, ...] = (183.0, 238.0, 300.0)
 
 
-def word_count(text: str) -> int:
-    return len(re.findall(r"\S+", text))
-
-
-class EditCounts(BaseModel):
-    gold_words: int
-    draft_words: int
-    omissions: int = 0
-    omitted_words: int = 0
-    corrections: int = 0
-    corrected_words: int = 0
-    unsupported: int = 0
-
-
 class TimeEstimate(BaseModel):
     manual_s: float
-    assist_s: float
-    read_s: float
-    fix_s: float
-    type_s: float
-    delete_s: float
+    review_s: float
     saved_s: float
     saved_fraction: float | None
+    by_operation: dict[str, float] = Field(description="seconds per operation, OPERATIONS order")
 
 
-def estimate(counts: EditCounts, k: TimeConstants | None = None) -> TimeEstimate:
+def estimate(plan: ReviewPlan, k: TimeConstants | None = None) -> TimeEstimate:
     k = k or TimeConstants()
-    manual = counts.gold_words / k.compose_wpm * 60
-    read = counts.draft_words / k.read_wpm * 60
-    fixes = (counts.omissions + counts.corrections) * k.fix_s
-    typed = (counts.omitted_words + counts.corrected_words) / k.type_wpm * 60
-    deleted = counts.unsupported * k.delete_span_s
-    assist = read + fixes + typed + deleted
+    fix_detail = k.mental_s + k.place_s + k.button_s * 2 + k.detail_chars * k.keystroke_s
+    ops = {
+        "read": k.words_s(plan.draft_words, k.read_wpm),
+        "decide": plan.draft_statements * k.mental_s,
+        "move": len(plan.moves) * (k.select_s + k.mental_s + k.place_s + 4 * k.keystroke_s),
+        "rewrite": sum(k.select_s + k.keystroke_s + k.mental_s + k.words_s(r.words, k.type_wpm)
+                       for r in plan.rewrites),
+        "fix": plan.fixes * fix_detail,
+        "delete": len(plan.deletions) * (k.select_s + k.keystroke_s),
+        "type_missing": sum(k.mental_s + k.place_s + k.words_s(m.words, k.compose_wpm) for m in plan.missing),
+    }
+    manual = k.words_s(plan.gold_words, k.compose_wpm)
+    review = sum(ops.values())
     return TimeEstimate(
         manual_s=manual,
-        assist_s=assist,
-        read_s=read,
-        fix_s=fixes,
-        type_s=typed,
-        delete_s=deleted,
-        saved_s=manual - assist,
-        saved_fraction=(manual - assist) / manual if manual > 0 else None,
+        review_s=review,
+        saved_s=manual - review,
+        saved_fraction=(manual - review) / manual if manual > 0 else None,
+        by_operation=ops,
     )
 
 
@@ -104,29 +113,25 @@ class TimeSummary(BaseModel):
     iqr_saved_s: tuple[float, float]
     median_saved_fraction: float | None
     median_manual_s: float
-    median_assist_s: float
+    median_review_s: float
+    mean_by_operation: dict[str, float] = Field(description="mean seconds per note spent on each operation")
     hours_per_worker_week: float = Field(description="median saved per note x notes_per_week / 3600 (estimate)")
     grid: list[dict[str, float]] = Field(description="median saved seconds per (compose_wpm, read_wpm)")
 
 
-def summarise(counts: Sequence[EditCounts], k: TimeConstants | None = None) -> TimeSummary | None:
+def summarise(plans: Sequence[ReviewPlan], k: TimeConstants | None = None) -> TimeSummary | None:
     k = k or TimeConstants()
-    if not counts:
+    if not plans:
         return None
-    ests = [estimate(c, k) for c in counts]
+    ests = [estimate(p, k) for p in plans]
     saved = [e.saved_s for e in ests]
     fractions = [e.saved_fraction for e in ests if e.saved_fraction is not None]
     grid = []
     for compose in COMPOSE_GRID:
         for read in READ_GRID:
             kk = k.model_copy(update={"compose_wpm": compose, "read_wpm": read})
-            grid.append(
-                {
-                    "compose_wpm": compose,
-                    "read_wpm": read,
-                    "median_saved_s": median(estimate(c, kk).saved_s for c in counts),
-                }
-            )
+            grid.append({"compose_wpm": compose, "read_wpm": read,
+                         "median_saved_s": median(estimate(p, kk).saved_s for p in plans)})
     med = median(saved)
     return TimeSummary(
         constants=k,
@@ -135,17 +140,45 @@ def summarise(counts: Sequence[EditCounts], k: TimeConstants | None = None) -> T
         iqr_saved_s=iqr(saved),
         median_saved_fraction=median(fractions) if fractions else None,
         median_manual_s=median(e.manual_s for e in ests),
-        median_assist_s=median(e.assist_s for e in ests),
+        median_review_s=median(e.review_s for e in ests),
+        mean_by_operation={op: mean(e.by_operation[op] for e in ests) for op in OPERATIONS},
         hours_per_worker_week=med * k.notes_per_week / 3600,
         grid=grid,
     )
 
 
 def describe_constants(k: TimeConstants | None = None) -> str:
-    """The constants as printed at the top of every time-saved table."""
+    """The model in one paragraph, printed at the top of every time-saved table."""
     k = k or TimeConstants()
     return (
-        f"T_manual = W_gold / {k.compose_wpm:g} wpm; T_assist = W_draft / {k.read_wpm:g} wpm + "
-        f"{k.fix_s:g} s per fix + added words / {k.type_wpm:g} wpm + {k.delete_span_s:g} s per deleted span; "
-        f"hours per worker per week assume {k.notes_per_week:g} notes a week (an estimate)."
+        f"Manual = gold words / {k.compose_wpm:g} wpm (composing). Review = draft words / {k.read_wpm:g} wpm + "
+        f"{k.mental_s:g} s to decide on each statement + {k.select_s + k.mental_s + k.place_s + 4 * k.keystroke_s:.2f}"
+        f" s per move + a rewrite of each non-note-like statement (gold words at {k.type_wpm:g} wpm) + "
+        f"{k.mental_s + k.place_s + 2 * k.button_s + k.detail_chars * k.keystroke_s:.2f} s per wrong detail + "
+        f"{k.select_s + k.keystroke_s:.2f} s per deletion + each missing statement composed at {k.compose_wpm:g} wpm. "
+        f"Keystroke-level operators from Card, Moran & Newell (1980); hours per worker per week assume "
+        f"{k.notes_per_week:g} notes a week (an estimate)."
     )
+
+
+# --- the first model, kept so the change in published figures is visible ------------------------------------
+
+
+class LegacyCounts(BaseModel):
+    """Inputs of the first time-saved model (superseded by the operations above)."""
+
+    gold_words: int
+    draft_words: int
+    omissions: int = 0
+    omitted_words: int = 0
+    corrections: int = 0
+    corrected_words: int = 0
+    unsupported: int = 0
+
+
+def legacy_saved_s(c: LegacyCounts) -> float:
+    """W_gold / 19 wpm - (W_draft / 238 wpm + 2.45 s per fix + added words / 33 wpm + 1.5 s per deleted span)."""
+    manual = c.gold_words / 19.0 * 60
+    review = (c.draft_words / 238.0 * 60 + (c.omissions + c.corrections) * 2.45
+              + (c.omitted_words + c.corrected_words) / 33.0 * 60 + c.unsupported * 1.5)
+    return manual - review

@@ -77,9 +77,9 @@ def test_score_markdown_and_run_folder(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "| ROUGE-1 |" in result.output and "T_manual = W_gold / 19 wpm" in result.output
+    assert "| ROUGE-1 |" in result.output and "Manual = gold words / 19 wpm" in result.output
     assert "GPT-4 zero-shot" in result.output
-    for name in ("results.jsonl", "summary.json", "report.md", "metrics.png", "time_saved.png"):
+    for name in ("results.jsonl", "summary.json", "report.md", "metrics.png", "time_saved.png", "review_effort.png"):
         assert (tmp_path / "run" / name).is_file(), name
     lines = (tmp_path / "run" / "results.jsonl").read_text().splitlines()
     assert len(lines) == 3 and json.loads(lines[0])["facts"]
