@@ -336,7 +336,8 @@ def statement_pieces(statement: str) -> list[str]:
 
 
 LEXICAL_MIN_TOKENS = 3
-UNION_MARGIN = 0.15
+# A part of a compound fact is short, and MiniLM scores it lower against a statement that says it.
+PART_MARGIN = 0.15
 
 
 # Abbreviations gold facts use for what a draft spells out.
@@ -400,18 +401,35 @@ def similarity(texts: Sequence[str], statements: Sequence[str], embedder: Embedd
         best[better, j] = k
     for i, text in enumerate(texts):
         for j, st in enumerate(statements):
-            cov = lexical_coverage(text, st)
+            # Ties in coverage (two statements that both say every word) go to the one more like the text.
+            cov = lexical_coverage(text, st) - 0.01 * (1 - float(piece_sim[i, whole[j]]))
             if cov > sim[i, j]:
                 sim[i, j] = cov
                 best[i, j] = whole[j]
     return sim, best, pieces
 
 
+_ASIDE = re.compile(r"\([^)]*\)")
+
+
 def fact_clauses(fact: str) -> list[str]:
-    """A fact's parts with some substance of their own: facts.json joins separate things with "; " or ", "
-    ("Stopped work in September; gave up driving in August"), and a draft may say them in separate statements."""
-    parts = [c.strip() for c in re.split(r";\s+|,\s+|:\s+", fact)]
-    return [c for c in parts if len(lexical_tokens(c)) >= 2] if len(parts) > 1 else []
+    """A fact's parts: facts.json joins separate things with "; " or ", " ("Stopped work in September; gave up
+    driving in August"), and a draft may say them in separate statements. Bracketed asides stay with their
+    part; a fact of one part has none."""
+    asides: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:
+        asides.append(m.group(0))
+        return f"\x00{len(asides) - 1}\x00"
+
+    parts = re.split(r";\s+|,\s+|:\s+", _ASIDE.sub(hide, fact))
+    parts = [re.sub(r"\x00(\d+)\x00", lambda m: asides[int(m.group(1))], p).strip() for p in parts]
+    return [p for p in parts if len(lexical_tokens(p)) >= 2] if len(parts) > 1 else []
+
+
+def _polarity_agrees(text: str, said: Sequence[str]) -> bool:
+    negated = is_negated(_CORRECTION_NOTE.sub("", text))
+    return any(negated == is_negated(_CORRECTION_NOTE.sub("", t)) for t in said)
 
 
 def align_facts(
@@ -427,9 +445,10 @@ def align_facts(
 
     A statement is a candidate for a fact when it is similar (`similarity`) to the fact or to one of its
     parts (`fact_clauses`). The fact is matched by the first candidate whose numbers, medicines, dates and
-    negation agree; failing that, by its candidates and near-candidates together, when between them they
-    carry every detail and one agrees on negation. Otherwise it is a correction against the most similar
-    candidate, or an omission when there is none."""
+    negation agree; failing that, by its candidates together, when every part of three or more content words
+    has a similar statement that agrees with it on negation, and between them they carry every number,
+    medicine and date of the fact. Otherwise it is a correction against the most similar candidate, or an
+    omission when there is none."""
     texts: list[str] = []
     owner: list[int] = []
     for i, f in enumerate(facts):
@@ -444,7 +463,6 @@ def align_facts(
         if not draft_statements:
             matches.append(FactMatch(**base, status="omission"))
             continue
-        whole = sim[rows[0]]
         score = sim[rows].max(axis=0)
         order = [int(j) for j in score.argsort()[::-1]]
         candidates = [j for j in order if score[j] >= threshold]
@@ -458,20 +476,37 @@ def align_facts(
             matches.append(FactMatch(**base, status="matched", draft=draft_statements[agreeing],
                                      similarity=float(score[agreeing])))
             continue
-        # Said across several statements: less similar ones count too, and one must agree on negation.
-        parts = [j for j in order if score[j] >= threshold or whole[j] >= threshold - UNION_MARGIN]
-        together = " ".join(draft_statements[j] for j in parts)
-        missing = [m for m in detail_mismatches(fact.text, together, "") if m != "negation"]
-        negated = is_negated(_CORRECTION_NOTE.sub("", fact.text))
-        said = [pieces[best[k, j]] for j in parts for k in rows] + [draft_statements[j] for j in parts]
-        if not missing and any(negated == is_negated(_CORRECTION_NOTE.sub("", t)) for t in said):
+        if _said_across(fact.text, rows, candidates, sim, best, pieces, draft_statements, threshold):
             matches.append(FactMatch(**base, status="matched", similarity=float(score[candidates[0]]),
-                                     draft=" / ".join(draft_statements[j] for j in parts)))
+                                     draft=" / ".join(draft_statements[j] for j in candidates)))
             continue
         top = candidates[0]
         matches.append(FactMatch(**base, status="correction", draft=draft_statements[top],
                                  similarity=float(score[top]), mismatches=found[top]))
     return FactAlignment(threshold=threshold, source=source, matches=matches)
+
+
+def _said_across(fact: str, rows: list[int], candidates: list[int], sim: Any, best: Any, pieces: Sequence[str],
+                 statements: Sequence[str], threshold: float) -> bool:
+    """Every part of the fact that has substance (three or more content words, or a number, medicine or date)
+    is said by the statements nearly as similar to that part or to the whole fact as a candidate must be:
+    between them they carry the part's details, and one of them agrees with it on negation."""
+    whole = rows[0]
+    parts = list(zip(rows[1:], fact_clauses(fact), strict=True)) or [(whole, fact)]
+    for k, part in parts:
+        has_detail = bool(numbers_in(part) or medicines_in(part) or dates_in(part))
+        if len(lexical_tokens(part)) < LEXICAL_MIN_TOKENS and not has_detail:
+            continue
+        near = threshold - PART_MARGIN
+        saying = [j for j in range(len(statements)) if sim[k, j] >= near or sim[whole, j] >= near]
+        if not saying:
+            return False
+        together = " ".join(statements[j] for j in saying)
+        if [m for m in detail_mismatches(part, together, "") if m != "negation"]:
+            return False
+        if not _polarity_agrees(part, [t for j in saying for t in (pieces[best[k, j]], statements[j])]):
+            return False
+    return True
 
 
 # --- source grounding: is a draft statement supported by the transcript? ------------------------------
