@@ -20,6 +20,9 @@ FLAG_UNKNOWN_PERSON = "unknown_person"
 FLAG_POLARITY = "polarity_mismatch"
 FLAG_BAD_EVIDENCE = "invalid_evidence"
 FLAG_LEAVE_OUT_REQUEST = "leave_out_request"
+FLAG_MISATTRIBUTED = "misattributed"
+FLAG_AGENT = "agent_unverified"
+FLAG_TRUNCATED = "truncated"
 
 
 class Statement(BaseModel):

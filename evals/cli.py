@@ -135,6 +135,43 @@ def compare_cmd(
     typer.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
 
 
+@eval_app.command("sectioner")
+def sectioner_cmd(
+    only: Annotated[list[str] | None, typer.Option(help="Only these samples (repeatable)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md or json")] = "md",
+) -> None:
+    """Leave-one-sample-out accuracy of the drafting sectioner: each sample sectioned by a model trained on the
+    other samples' gold labels (statement -> evidence segments -> section)."""
+    from assistant.drafting.sectioner import leave_one_out
+    from assistant.embeddings import get_encoder
+    from evals.datasets import SAMPLES_DIR
+
+    if fmt not in ("json", "md"):
+        raise _fail("--format must be json or md")
+    scores = leave_one_out(SAMPLES_DIR, get_encoder(), only=only or ())
+    if not scores:
+        raise _fail("no sample with a gold record matched")
+    cited = sum(s.cited_units for s in scores)
+    total = {
+        "samples": len(scores),
+        "cited_lines": cited,
+        "cited_accuracy": round(sum(s.cited_correct for s in scores) / cited, 3) if cited else 0.0,
+        "cited_best_section": round(sum(s.cited_placed for s in scores) / cited, 3) if cited else 0.0,
+        "lines": sum(s.units for s in scores),
+        "accuracy": round(sum(s.units_correct for s in scores) / max(1, sum(s.units for s in scores)), 3),
+    }
+    if fmt == "json":
+        typer.echo(json.dumps({"total": total, "samples": [s.model_dump() for s in scores]}, indent=2))
+        return
+    typer.echo("| sample | template | cited lines | in a gold section | best section right | all lines right |")
+    typer.echo("|---|---|---|---|---|---|")
+    for s in scores:
+        typer.echo(f"| {s.sample} | {s.template} | {s.cited_units} | {s.cited_accuracy:.2f} | "
+                   f"{s.cited_placed / max(1, s.cited_units):.2f} | {s.accuracy:.2f} |")
+    typer.echo(f"| **all ({total['samples']})** | | {cited} | {total['cited_accuracy']:.3f} | "
+               f"{total['cited_best_section']:.3f} | {total['accuracy']:.3f} |")
+
+
 @eval_app.command("asr")
 def asr_cmd(
     dataset: Annotated[

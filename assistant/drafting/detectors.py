@@ -23,6 +23,8 @@ FindingKind = Literal["money", "date", "phone", "dose", "police", "harm", "scree
 # through the screen detector (question and answer) instead.
 HARM_CONCEPTS = ("assault", "domestic_abuse", "sexual_abuse", "abuse", "weapon", "neglect", "exploitation")
 Polarity = Literal["denied", "disclosed", "unclear", "no_answer"]
+# An answer this short means little without its question: a screen's short answer is quoted with it.
+SHORT_ANSWER_WORDS = 14
 
 _MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
            r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")

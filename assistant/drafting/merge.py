@@ -6,7 +6,7 @@ finding may restate what a note already says. Duplicates are found by content-wo
 
 from __future__ import annotations
 
-from assistant.drafting.extract import Candidate
+from assistant.drafting.findings import Candidate
 from assistant.drafting.verify import content_tokens, numbers
 
 DUPLICATE_JACCARD = 0.75

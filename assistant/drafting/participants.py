@@ -74,8 +74,18 @@ class Cast(BaseModel):
         return "\n".join(lines)
 
 
-def _role_group(role: str) -> Group:
+_CHILD_WORDS = ("child", "son", "daughter", "baby", "infant", "teenager", "pupil", "young person", "boy", "girl")
+
+
+def _role_group(role: str, subject_role: str = "") -> Group:
+    """The group a role belongs to. A son or daughter is the subject of a children's record, but family in an
+    adult's, a tenant's or a patient's: there the subject is the person the template names."""
     text = role.lower()
+    if subject_role and re.search(rf"\b{re.escape(subject_role.lower())}\b", text):
+        return "subject"
+    child_record = subject_role.lower() in ("", "child", "young person")
+    if not child_record and lexicons.phrase_pattern(list(_CHILD_WORDS)).search(text):
+        return "family"
     for group in ("worker", "subject", "professional", "family"):
         if lexicons.phrase_pattern(lexicons.roles().get(group, [])).search(text):
             return group  # type: ignore[return-value]
@@ -119,7 +129,7 @@ def identify_participants(
     for p in declared:
         if p.name not in people:
             people[p.name] = Person(name=p.name, role=p.role, relationship=p.relationship,
-                                    group=_role_group(f"{p.role} {p.relationship}"))
+                                    group=_role_group(f"{p.role} {p.relationship}", template.subject_role))
     for label in transcript.speakers():
         match = _match_speaker(declared, label)
         if match is not None:
@@ -128,7 +138,8 @@ def identify_participants(
         role = _GENERIC_LABELS.get(label.lower(), "")
         if label.lower() == "author":
             role = ""
-        people[label] = Person(name=label, role=role, group=_role_group(role or label), speaker=label)
+        people[label] = Person(name=label, role=role, group=_role_group(role or label, template.subject_role),
+                               speaker=label)
         if label.lower() == "author":
             people[label].group = "worker"
 
@@ -148,6 +159,7 @@ def identify_participants(
     for p in cast.people:  # a second professional in the room is a source, not the author
         if p.group == "worker" and p is not chosen:
             p.group = "professional"
+    _children_of_subjects(cast)
     cast.subjects = [p.name for p in cast.people if p.group == "subject"]
     if not cast.subjects and subject_words:
         cast.subjects = [p.name for p in cast.people if any(w in p.role.lower() for w in subject_words)]
@@ -159,6 +171,20 @@ def identify_participants(
             cast.subjects = [others[0].name]
     _fill_relationships(cast)
     return cast
+
+
+def _children_of_subjects(cast: Cast) -> None:
+    """"Debbie (daughter, Stan's daughter)" beside "Stan (service user)": the subject's child is family."""
+    subjects = [p for p in cast.people if p.group == "subject"]
+    for p in subjects:
+        text = f"{p.role} {p.relationship}"
+        if not lexicons.phrase_pattern(list(_CHILD_WORDS)).search(text):
+            continue
+        for other in subjects:
+            first = other.name.split()[0] if other.name.strip() else ""
+            if other is not p and first and re.search(rf"\b{re.escape(first)}\b", text):
+                p.group = "family"
+                break
 
 
 _KIN = re.compile(r"\b(mother|mum|father|dad|parent|step\w+|grand\w+|aunt\w*|uncle|sister|brother|carer|"

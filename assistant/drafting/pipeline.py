@@ -1,8 +1,10 @@
 """The drafting pipeline: transcript + template (+ model) -> CaseRecord of evidence-linked suggestions.
 
-participants -> detectors (code) -> windows -> extraction (LLM, or extractive) -> merge -> verify -> sections
--> summary. Each stage is a typed function in its own module; this one wires them, times them and records
-provenance. The LLM proposes; code checks; the worker decides.
+participants -> detectors (code) -> sectioner (code: each line's section, or none) -> section synthesis (LLM: a
+few sentences per section from that section's lines only; or the lines quoted, for the extractive engine) ->
+statements code writes from the detectors' findings -> merge -> verify -> sections -> summary. Each stage is a
+typed function in its own module; this one wires them, times them and records provenance. The LLM proposes;
+code checks; the worker decides.
 """
 
 from __future__ import annotations
@@ -15,29 +17,16 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from assistant.config import Settings
-from assistant.drafting.detectors import detect, redacted_texts
-from assistant.drafting.extract import (
-    CONTEXT_MARGIN,
-    EXPECTED_NOTE_TOKENS,
-    MIN_BATCH,
-    TASK_FRAME_TOKENS,
-    Candidate,
-    Unit,
-    build_units,
-    coverage_candidates,
-    extract_window,
-    finding_candidates,
-    labelled_lines,
-    system_message,
-)
-from assistant.drafting.extractive import extractive_candidates
+from assistant.drafting.detectors import SHORT_ANSWER_WORDS, Finding, detect, redacted_texts
+from assistant.drafting.findings import Candidate, coverage_candidates, finding_candidates
 from assistant.drafting.merge import merge_candidates
 from assistant.drafting.participants import Cast, identify_participants
-from assistant.drafting.prompts import load_prompt
+from assistant.drafting.prompts import Prompt, load_prompt
+from assistant.drafting.sectioner import Placement, Unit, build_units, place
 from assistant.drafting.sections import build_sections, empty_sections
 from assistant.drafting.summary import summarise
-from assistant.drafting.verify import verify_statement
-from assistant.drafting.windows import Window, estimate_tokens, make_windows
+from assistant.drafting.synthesis import quotes, synthesise_section
+from assistant.drafting.verify import not_a_note, verify_statement
 from assistant.llm import ChatModel
 from assistant.records import CaseRecord, Provenance, RecordMeta
 from assistant.templates import Template
@@ -48,13 +37,6 @@ log = logging.getLogger(__name__)
 MIN_WORDS = 150
 FLAG_TOO_SHORT = "too_short"
 FLAG_LLM_FALLBACK = "llm_fallback_extractive"
-# Windows of ~20 segments: measured, the 1.5B model wrote third-person notes over a ~500-token transcript but
-# mostly copied lines verbatim over a whole 2,800-token visit. Small windows cost little more: the system
-# prefix (rules, people, sections) is identical across windows, so only the window itself is prefilled.
-WINDOW_TOKENS = 900
-WINDOW_OVERLAP_TOKENS = 150
-# Each extraction call repeats its lines in full (segments are at most ~60 words, ~70 tokens).
-LINE_TOKENS = 70
 
 Progress = Callable[[str, float], None]
 
@@ -83,13 +65,6 @@ class _Clock:
         return round(time.perf_counter() - self._start, 3)
 
 
-def window_budget(settings: Settings, system_tokens: int) -> int:
-    """Transcript tokens one window may hold so that system prompt + a call of MIN_BATCH lines + their notes
-    fit the model's context. A ~1,500-word visit (~2,800 tokens) fits one window of the 4,096-token model."""
-    per_call = TASK_FRAME_TOKENS + MIN_BATCH * (LINE_TOKENS + EXPECTED_NOTE_TOKENS)
-    return max(600, settings.llm_context - system_tokens - per_call - CONTEXT_MARGIN)
-
-
 def _meta(cast: Cast, transcript: Transcript) -> RecordMeta:
     declared = {p.name for p in transcript.participants}
     present = [Participant(name=p.name, role=p.role, relationship=p.relationship) for p in cast.people
@@ -99,14 +74,24 @@ def _meta(cast: Cast, transcript: Transcript) -> RecordMeta:
                       contact_date=transcript.contact_date)
 
 
-def _assign(units: list[Unit], windows: list[Window]) -> dict[int, list[Unit]]:
-    out: dict[int, list[Unit]] = {w.index: [] for w in windows}
-    for u in units:
-        need = set(u.evidence)
-        home = next((w for w in windows if need <= set(w.segment_ids)), None)
-        if home is None:  # a question/answer pair cut by a window edge: the answer's window
-            home = next((w for w in windows if u.segment_ids[0] in w.segment_ids), windows[-1])
-        out[home.index].append(u)
+def screen_lines(findings: list[Finding], transcript: Transcript) -> set[int]:
+    """Lines a screen statement written by code already says: the screening question, and a short answer."""
+    handled: set[int] = set()
+    for f in findings:
+        if f.kind != "screen":
+            continue
+        handled.add(f.segment_id)
+        answer = transcript.segment(f.answer_id) if f.answer_id is not None else None
+        if answer is not None and len(answer.text.split()) <= SHORT_ANSWER_WORDS:
+            handled.add(answer.id)
+    return handled
+
+
+def by_section(placements: list[Placement], template: Template) -> dict[str, list[Unit]]:
+    out: dict[str, list[Unit]] = {s.id: [] for s in template.generated_sections}
+    for p in placements:
+        if p.section is not None:
+            out[p.section].append(p.unit)
     return out
 
 
@@ -124,7 +109,7 @@ def draft(
     """Draft a case record. `participants`/`worker` add what the caller knows about who was present."""
     clock = _Clock(progress)
     notes: list[str] = []
-    extract_prompt = load_prompt(settings.prompts_dir, "extract")
+    section_prompt = load_prompt(settings.prompts_dir, "section")
     summary_prompt = load_prompt(settings.prompts_dir, "summary")
     use_llm = engine == "llm" and chat is not None
     if engine == "llm" and chat is None:
@@ -142,7 +127,7 @@ def draft(
             asr_model=(transcript.asr or {}).get("model"),
             llm_backend=chat.backend if use_llm and chat else None,
             llm_model=chat.name if use_llm and chat else None,
-            prompt_versions={"extract": extract_prompt.version, "summary": summary_prompt.version}
+            prompt_versions={"section": section_prompt.version, "summary": summary_prompt.version}
             if use_llm else {},
             temperature=settings.llm_temperature if use_llm else None,
             seed=settings.llm_seed if use_llm else None,
@@ -163,70 +148,38 @@ def draft(
 
     findings = detect(transcript, cast)
     texts = redacted_texts(transcript, findings)
-    units = build_units(transcript, cast, template, findings, texts)
-    lines = labelled_lines(transcript, cast, texts)
-    full_texts = {seg.id: texts.get(seg.id, seg.text) for seg in transcript.segments}
+    handled = screen_lines(findings, transcript)
+    units = [u for u in build_units(transcript, cast, findings, texts) if u.key not in handled]
     clock.lap("detectors", 0.05)
 
-    empty = Window(index=0, segment_ids=[], lines=[], tokens=0)
-    system_tokens = estimate_tokens(system_message(extract_prompt, template, cast, empty))
-    windows = make_windows(transcript, lines, max_tokens=min(WINDOW_TOKENS, window_budget(settings, system_tokens)),
-                           overlap_tokens=WINDOW_OVERLAP_TOKENS)
-    clock.lap("windows", 0.07)
+    from assistant.embeddings import get_encoder
 
-    candidates: list[Candidate] = []
-    stats: dict[str, object] = {"units": len(units), "windows": len(windows),
-                                "window_tokens_est": [w.tokens for w in windows]}
-    embed_method = ""
-    if use_llm and chat is not None:
-        by_window = _assign(units, windows)
-        done = 0
-        failed: list[Unit] = []
-        calls = prompt_tokens = completion_tokens = 0
-        for window in windows:
-            todo = by_window[window.index]
-            if not todo:
-                continue
+    placements = place(units, template, get_encoder(settings), cache_dir=settings.models_dir)
+    sections = by_section(placements, template)
+    clock.lap("sectioner", 0.12)
 
-            def on_batch(lines: int) -> None:
-                nonlocal done
-                done += lines
-                clock.tell("extract", 0.07 + 0.78 * done / max(len(units), 1))
-
-            res = extract_window(chat, extract_prompt, template, transcript, cast, window, todo, full_texts,
-                                 context_tokens=settings.llm_context, on_batch=on_batch)
-            candidates.extend(res.candidates)
-            failed.extend(res.failed_units)
-            calls += res.calls
-            prompt_tokens += res.prompt_tokens
-            completion_tokens += res.completion_tokens
-            notes.extend(f"extraction call failed: {e}" for e in res.errors)
-        stats.update(calls=calls, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                     failed_units=len(failed))
-        if failed:
-            fallback, embed_method = extractive_candidates(failed, transcript, cast, template, settings,
-                                                           texts=full_texts, keep_all=True)
-            candidates.extend(fallback)
-            notes.append(f"{len(failed)} of {len(units)} lines fell back to the extractive engine "
-                         "(model output failed validation)")
-            if len(failed) == len(units):
-                record.flags.append(FLAG_LLM_FALLBACK)
-    else:
-        extracted, embed_method = extractive_candidates(units, transcript, cast, template, settings,
-                                                        texts=full_texts)
-        candidates.extend(extracted)
-    if embed_method:
-        notes.append(f"extractive scoring: {embed_method}")
-    clock.lap("extract", 0.85)
+    candidates, stats = _write_sections(sections, template, cast, findings, chat if use_llm else None,
+                                        section_prompt, clock, notes)
+    if use_llm and stats["failed_units"] and stats["failed_units"] == stats["units"]:
+        record.flags.append(FLAG_LLM_FALLBACK)
+    stats.update(units=len(units), placed=sum(p.section is not None for p in placements))
+    clock.lap("synthesis", 0.85)
 
     candidates.extend(finding_candidates(findings, transcript, cast, template))
-    candidates.extend(coverage_candidates(findings, candidates, transcript, cast, template))
+    placed = {i: p.section for p in placements if p.section for i in p.unit.segment_ids}
+    candidates.extend(coverage_candidates(findings, candidates, transcript, cast, template, placed))
     merged, removed = merge_candidates(candidates)
     stats["duplicates_removed"] = removed
     clock.lap("merge", 0.87)
 
+    kept: list[Candidate] = []
     for cand in merged:
+        if cand.source == "llm" and not_a_note(cand.statement.text):
+            notes.append(f"dropped a question or pleasantry written as a statement: {cand.statement.text[:80]!r}")
+            continue
         cand.statement = verify_statement(cand.statement, transcript, cast)
+        kept.append(cand)
+    merged = kept
     clock.lap("verify", 0.9)
 
     record.sections, section_notes = build_sections(template, merged)
@@ -247,3 +200,31 @@ def draft(
     record.provenance.notes = notes
     record.provenance.timings_s = {**clock.timings, "total": clock.total()}
     return record
+
+
+def _write_sections(sections: dict[str, list[Unit]], template: Template, cast: Cast, findings: list[Finding],
+                    chat: ChatModel | None, prompt: Prompt, clock: _Clock, notes: list[str]
+                    ) -> tuple[list[Candidate], dict[str, object]]:
+    """Each section with lines: written by the model from its own lines, or (no model, or a failed call) the
+    lines quoted."""
+    candidates: list[Candidate] = []
+    stats: dict[str, object] = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "failed_units": 0,
+                                "sections": {k: len(v) for k, v in sections.items() if v}}
+    todo = [(sid, units) for sid, units in sections.items() if units]
+    for n, (sid, units) in enumerate(todo):
+        spec = template.section(sid)
+        if chat is None or spec is None:
+            candidates.extend(quotes(units, sid, cast))
+            continue
+        res = synthesise_section(chat, prompt, template, spec, units, cast, findings)
+        candidates.extend(res.candidates)
+        if res.failed:
+            candidates.extend(quotes(res.failed, sid, cast))
+            notes.append(f"{len(res.failed)} lines of {spec.title!r} are quoted: the model's output failed")
+        notes.extend(f"synthesis call failed: {e}" for e in res.errors)
+        for key in ("calls", "prompt_tokens", "completion_tokens"):
+            stats[key] = int(stats[key]) + getattr(res, key)  # type: ignore[call-overload]
+        stats["failed_units"] = int(stats["failed_units"]) + len(res.failed)  # type: ignore[call-overload]
+        clock.tell("synthesis", 0.12 + 0.73 * (n + 1) / len(todo))
+    stats["units"] = sum(len(u) for _, u in todo)
+    return candidates, stats

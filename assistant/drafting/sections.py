@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from assistant.drafting.extract import Candidate
+from assistant.drafting.findings import Candidate
 from assistant.records import Section
 from assistant.templates import Template
 

@@ -1,9 +1,10 @@
-"""Stage 7: the summary, written only from statements that passed verification, citing their ids.
+"""The summary, written only from statements that passed verification, citing their ids.
 
-The model writes a few sentences, each listing the ids it rests on (an enum of real ids); code then checks
-every sentence against the statements it cites, with the same support / high-risk / number checks as the
-record, and drops any sentence that fails. Without a model (or when nothing survives) the summary is the
-first verified statement of the key sections, verbatim.
+The model writes a few sentences (risks first, then what was agreed and the next contact), each listing the ids
+it rests on (an enum of real ids); code then checks every sentence against the statements it cites, with the
+same support / high-risk / number checks as the record, and drops any sentence that fails. A summary left under
+MIN_WORDS is topped up with verified statements of the key sections that it does not cite yet, verbatim; without
+a model the summary is those statements alone.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ from assistant.records import FLAG_HIGH_RISK, FLAG_POLARITY, FLAG_UNKNOWN_PERSON
 from assistant.templates import Template
 from assistant.transcript import Transcript
 
-MAX_SENTENCES = 4
-SENTENCE_MAX_CHARS = 220
-MAX_NOTES = 40
+MIN_SENTENCES = 3
+MAX_SENTENCES = 6
+MIN_WORDS = 80
+MAX_WORDS = 150
+SENTENCE_MAX_CHARS = 320
+MAX_NOTES = 30
 SENTENCE_SUPPORT = 0.5
 STOP = ["<|im_end|>", "<|endoftext|>"]
 
@@ -109,21 +113,46 @@ def sentence_supported(text: str, cited: list[Statement], transcript: Transcript
 _SENTENCE_FAULTS = {FLAG_MISATTRIBUTED, FLAG_POLARITY, FLAG_UNKNOWN_PERSON, FLAG_HIGH_RISK}
 
 
+_ORDER = ("risks_strengths", "risks", "safeguarding", "purpose", "chief_complaint", "reason", "account",
+          "views_family", "views_subject", "hpi", "assessment_plan", "actions", "plan", "next_contact")
+
+
 def _priority(sec: Section) -> int:
-    order = ("purpose", "chief_complaint", "risks_strengths", "views_family", "views_subject", "hpi",
-             "assessment_plan", "actions", "plan", "next_contact")
-    return order.index(sec.id) if sec.id in order else len(order)
+    """Risks and safeguarding first, then why the contact happened and what people said, then what was agreed."""
+    return _ORDER.index(sec.id) if sec.id in _ORDER else len(_ORDER)
 
 
-def extractive_summary(sections: list[Section], limit: int = 4) -> SummaryResult:
-    items = verified(sections)
-    firsts: dict[str, tuple[Section, Statement]] = {}
-    for sec, st in items:
-        firsts.setdefault(sec.id, (sec, st))
-    chosen = sorted(firsts.values(), key=lambda p: _priority(p[0]))[:limit]
-    chosen.sort(key=lambda p: min(p[1].evidence or [0]))
-    return SummaryResult(text=" ".join(_first_sentence(st.text) for _, st in chosen),
-                         cites=[st.id for _, st in chosen], method="extractive")
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def top_up(sections: list[Section], text: list[str], cites: list[str], *, min_words: int = MIN_WORDS,
+           max_words: int = MAX_WORDS) -> None:
+    """Add the first uncited verified statement (not a quote) of each key section (risks first, one per section per round)
+    until the summary reaches `min_words`, never past `max_words`."""
+    by_section: dict[str, list[tuple[Section, Statement]]] = {}
+    for sec, st in verified(sections):
+        if st.id not in cites and st.kind != "quote":  # a quote reads badly in a summary: the record has it
+            by_section.setdefault(sec.id, []).append((sec, st))
+    queues = sorted(by_section.values(), key=lambda items: _priority(items[0][0]))
+    while queues and sum(map(_words, text)) < min_words:
+        for items in list(queues):
+            if sum(map(_words, text)) >= min_words:
+                break
+            _, st = items.pop(0)
+            sentence = _first_sentence(st.text)
+            if sum(map(_words, text)) + _words(sentence) <= max_words:
+                text.append(sentence)
+                cites.append(st.id)
+            if not items:
+                queues.remove(items)
+
+
+def extractive_summary(sections: list[Section]) -> SummaryResult:
+    text: list[str] = []
+    cites: list[str] = []
+    top_up(sections, text, cites)
+    return SummaryResult(text=" ".join(text), cites=cites, method="extractive")
 
 
 def _first_sentence(text: str, limit: int = 200) -> str:
@@ -151,15 +180,15 @@ def summarise(
         return SummaryResult(method="none")
     if chat is None or prompt is None:
         return extractive_summary(sections)
-    items = sorted(items, key=lambda p: _priority(p[0]))[:MAX_NOTES]
-    items.sort(key=lambda p: int(p[1].id[1:]))
+    items = sorted(items, key=lambda p: _priority(p[0]))[:MAX_NOTES]  # risks first, as the summary is
     by_id = {st.id: st for _, st in items}
     worker = cast.by_name(cast.worker) if cast.worker else None
     messages = [
         {"role": "system", "content": prompt.render(
             "system", record_title=template.title.split("(")[0].strip().lower(),
             worker_role=(worker.role if worker and worker.role else "worker"))},
-        {"role": "user", "content": prompt.render("task", notes=_notes_block(items), max_sentences=MAX_SENTENCES)},
+        {"role": "user", "content": prompt.render("task", notes=_notes_block(items), min_sentences=MIN_SENTENCES,
+                                                  max_sentences=MAX_SENTENCES)},
     ]
     try:
         reply = chat.structured(messages, schema(list(by_id)), max_tokens=MAX_SENTENCES * 75 + 30, stop=STOP)
@@ -179,6 +208,9 @@ def summarise(
         if not sentence_supported(text, [by_id[i] for i in ids], transcript, cast):
             dropped.append(text)
             continue
+        if sum(map(_words, kept_text)) + _words(text) > MAX_WORDS:
+            dropped.append(text)
+            continue
         seen.add(text.lower())
         kept_text.append(text if text[-1] in ".!?" else text + ".")
         cites.extend(i for i in ids if i not in cites)
@@ -186,6 +218,7 @@ def summarise(
         result = extractive_summary(sections)
         result.dropped = dropped
         return result
+    top_up(sections, kept_text, cites)
     return SummaryResult(text=" ".join(kept_text), cites=cites, method="llm", dropped=dropped,
                          seconds=reply.seconds, prompt_tokens=reply.prompt_tokens,
                          completion_tokens=reply.completion_tokens)

@@ -20,11 +20,14 @@ from pydantic import BaseModel
 
 from assistant import lexicons
 from assistant.drafting.detectors import answer_polarity, is_question
-from assistant.drafting.participants import Cast
+from assistant.drafting.participants import Cast, Person
 from assistant.records import (
+    FLAG_AGENT,
     FLAG_BAD_EVIDENCE,
     FLAG_HIGH_RISK,
+    FLAG_MISATTRIBUTED,
     FLAG_POLARITY,
+    FLAG_TRUNCATED,
     FLAG_UNKNOWN_PERSON,
     FLAG_UNSUPPORTED,
     Statement,
@@ -32,9 +35,6 @@ from assistant.records import (
 from assistant.transcript import Segment, Transcript
 
 SUPPORT_THRESHOLD = 0.5
-# Not in records.py's constants (yet): the statement names a participant as the one who feels/does/said it,
-# while its only evidence is someone else speaking about themselves ("I've been low" -> "Kai is low").
-FLAG_MISATTRIBUTED = "misattributed"
 
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are aren't as at be because been before being below
@@ -337,11 +337,131 @@ def verify_statement(statement: Statement, transcript: Transcript, cast: Cast) -
         flags.append(FLAG_HIGH_RISK)
     if polarity_problem(text, statement.kind, ev):
         flags.append(FLAG_POLARITY)
+    if statement.kind != "quote" and not agent_supported(text, ev, cast):
+        flags.append(FLAG_AGENT)
+    if statement.kind != "quote" and truncated(text):
+        flags.append(FLAG_TRUNCATED)
     return statement.model_copy(update={"support": score, "flags": _dedupe(flags)})
 
 
 _OWN_FLAGS = {FLAG_BAD_EVIDENCE, FLAG_UNSUPPORTED, FLAG_UNKNOWN_PERSON, FLAG_HIGH_RISK, FLAG_POLARITY,
-              FLAG_MISATTRIBUTED}
+              FLAG_MISATTRIBUTED, FLAG_AGENT, FLAG_TRUNCATED}
+
+_DANGLING = frozenset("a an the and or but to of with for from his their my your our".split())  # "her" can end one
+
+
+def truncated(text: str) -> bool:
+    """Cut off mid-sentence: no closing punctuation, or a last word that cannot end a sentence."""
+    body = text.rstrip()
+    if not body or body[-1] not in ".!?\"'”)":
+        return True
+    last = re.findall(r"[A-Za-z']+", body[-40:])
+    return bool(last) and last[-1].lower() in _DANGLING
+
+
+# --- who does what --------------------------------------------------------------------------------------------
+
+_AUX = frozenset("will would shall should must can could may might has have had was were is are be been being did "
+                 "does do also then now still just not never already going to used wants want needs need plans plan "
+                 "'ll".split())
+_REPORTING = frozenset("said says told tells explained explains reported reports described describes mentioned "
+                       "mentions stated states confirmed confirms answered answers replied replies asked asks "
+                       "added adds shared shares denied denies agreed agrees".split())
+_SUBJECT_WINDOW = 4
+
+
+def _actor_at_start(text: str, cast: Cast) -> Person | None:
+    """The participant a sentence opens with ("Kerry will...", "Priya Shah will...", "Mum said..."); not one
+    the sentence only opens with the possessive of ("Kerry's ex-partner...")."""
+    low = text.lower()
+    best: tuple[int, Person] | None = None
+    for p in cast.people:
+        forms = [p.name, p.name.split()[0]] if p.name.strip() else []
+        forms += _ROLE_WORDS.get(p.role.lower(), [p.role.lower()] if p.role else [])
+        for form in forms:
+            m = re.match(rf"(?:the\s+)?{re.escape(form.lower())}\b(?!['’]s\b)", low)
+            if m and (best is None or m.end() > best[0]):
+                best = (m.end(), p)
+    return best[1] if best else None
+
+
+def _main_verb(text: str, person: Person) -> str | None:
+    rest = re.sub(rf"^(?:the\s+)?(?:{re.escape(person.name)}|{re.escape(person.name.split()[0])}|"
+                  rf"{re.escape(person.role or person.name)})(?:['’]s)?\s*", "", text, flags=re.I)
+    for w in words(rest)[:6]:
+        low = w.lower()
+        if low not in _AUX and low.isalpha():
+            return low
+    return None
+
+
+def _subject_of(seg: Segment, start: int, cast: Cast, addressees: set[str]) -> set[str] | None:
+    """Who does the verb that starts at `start` in the segment: the speaker for I/we, the people spoken to for
+    you, the person named; for he/she/they anyone but the speaker. None when it cannot be told."""
+    before = words(seg.text[:start])[-_SUBJECT_WINDOW:]
+    for w in reversed(before):
+        low = w.lower().replace("’", "'")
+        if low in ("i", "i'm", "i've", "i'll", "i'd", "we", "we'll", "we're", "we've"):
+            return {seg.speaker}
+        if low in ("you", "you'll", "you're", "you've"):
+            return addressees
+        if low in ("he", "she", "they", "he'll", "she'll", "they'll", "he's", "she's", "they're"):
+            return {p.speaker or p.name for p in cast.people if p.speaker != seg.speaker} or None
+        person = cast.by_name(w) or next((p for p in cast.people if p.name.split()[0] == w), None)
+        if person is not None:
+            return {person.speaker or person.name}
+        if w in name_candidates(seg.text):  # someone named who is not a participant ("my ex Dean came")
+            return {w}
+    return None
+
+
+def agent_supported(text: str, ev: Evidence, cast: Cast) -> bool:
+    """"A will do X", "A did X to B", "A feels X" must rest on a line in which A is the one who acts: A says "I
+    ..." with that verb, is named doing it, or is spoken to ("you'll ..."). A sentence that opens with no
+    participant, or whose verb its lines do not use, is judged by who speaks or is named in them."""
+    person = _actor_at_start(text, cast)
+    if person is None:
+        return True
+    me = person.speaker or person.name
+    speakers = {s.speaker for s in ev.segments}
+    named = any(re.search(rf"\b{re.escape(person.name.split()[0])}\b", s.text) for s in ev.segments)
+    verb = _main_verb(text, person)
+    if verb in _REPORTING:
+        # "Kerry said Tyler kicked the door": the reported clause's own agent is checked too.
+        clause = re.search(rf"\b{verb}\b(?:\s+that)?[\s:,]+(.*)$", text, re.I)
+        inner = clause.group(1) if clause else ""
+        other = _actor_at_start(inner, cast) if inner else None
+        if other is not None and other.name != person.name and _agent_contradicted(inner, other, ev, cast):
+            return False
+    if verb is None or verb in _REPORTING:
+        return me in speakers or named or person.name == cast.worker
+    subjects = _subjects(verb, ev, cast)
+    if not subjects:
+        return me in speakers or named
+    return any(s is None or me in s for s in subjects)
+
+
+def _subjects(verb: str, ev: Evidence, cast: Cast) -> list[set[str] | None]:
+    """Who does `verb` wherever the cited lines use it (None: cannot be told)."""
+    root = stem(verb)
+    subjects: list[set[str] | None] = []
+    for seg in ev.segments:
+        addressees = {s.speaker for s in ev.segments if s.speaker != seg.speaker}
+        for m in _WORD.finditer(seg.text):
+            if stem(m.group(0)) == root and len(root) > 2:
+                subjects.append(_subject_of(seg, m.start(), cast, addressees))
+    return subjects
+
+
+def _agent_contradicted(clause: str, person: Person, ev: Evidence, cast: Cast) -> bool:
+    """A reported clause ("... said Tyler kicked the door") whose verb the cited lines give, every time, to
+    someone else: only positive evidence counts against it."""
+    verb = _main_verb(clause, person)
+    if verb is None or verb in _REPORTING:
+        return False
+    subjects = _subjects(verb, ev, cast)
+    me = person.speaker or person.name
+    return bool(subjects) and all(s is not None and me not in s for s in subjects)
 
 
 def _quoted_verbatim(text: str, evidence_text: str) -> bool:
@@ -356,3 +476,19 @@ def _dedupe(items: list[str]) -> list[str]:
 
 def verify_all(statements: list[Statement], transcript: Transcript, cast: Cast) -> list[Statement]:
     return [verify_statement(s, transcript, cast) for s in statements]
+
+
+_PLEASANTRY = re.compile(r"\b(?:thanks?|thank you|thanked|cheers|hello|hi|hiya|bye|goodbye|see you|take care|"
+                         r"lovely|nice to (?:see|meet)|sorry|no worries|welcome|okay|ok|alright|"
+                         r"helps? to have a plan)\b", re.I)
+
+
+def not_a_note(text: str) -> bool:
+    """A question, or a pleasantry with at most one other content word besides names ("Kerry said thank you,
+    it helps to have a plan."): not a statement for a record."""
+    if text.rstrip().rstrip("\"'”)").endswith("?"):
+        return True
+    if not _PLEASANTRY.search(text):
+        return False
+    rest = " ".join(w for w in words(_PLEASANTRY.sub(" ", text)) if w[:1].islower())
+    return len(content_tokens(rest)) <= 1

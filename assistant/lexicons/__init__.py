@@ -78,10 +78,5 @@ def cues() -> dict[str, Any]:
 
 
 @cache
-def section_hints() -> dict[str, Any]:
-    return load("sections")
-
-
-@cache
 def roles() -> dict[str, list[str]]:
     return load("roles").get("groups", {})

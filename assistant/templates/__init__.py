@@ -19,6 +19,14 @@ class SectionSpec(BaseModel):
     mode: Literal["generated", "human_only"] = "generated"
     kinds: list[str] = Field(default_factory=list, description="Statement kinds that belong here")
     header: str | None = Field(default=None, description="Header used when rendering (e.g. ACI-Bench style)")
+    cues: list[str] = Field(default_factory=list, description="Words and phrases that point to this section")
+    speakers: list[Literal["worker", "subject", "family", "professional", "other"]] = Field(
+        default_factory=list,
+        description="Speaker groups whose words may be the evidence of this section (empty: anyone)",
+    )
+    findings: list[Literal["money", "date", "phone", "dose", "police", "harm", "screen", "leave_out", "injection"]] = (
+        Field(default_factory=list, description="Detector findings that go here when their line has no section")
+    )
 
 
 class Template(BaseModel):
@@ -30,6 +38,7 @@ class Template(BaseModel):
     subject_role: str = Field(default="", description="Role of the person the record is about")
     export_notice: str = Field(default="", description="Printed on every export (e.g. not a witness statement)")
     fhir_type: str | None = Field(default=None, description="LOINC document type for FHIR export, if clinical")
+    style: str = Field(default="", description="How the record's sentences are written (told to the model)")
     sections: list[SectionSpec]
 
     def section(self, section_id: str) -> SectionSpec | None:

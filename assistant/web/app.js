@@ -146,7 +146,8 @@ async function pollJob(jobId) {
 // -- record view ---------------------------------------------------------------------------------------
 const FLAG_LABELS = { unsupported: "Unsupported", high_risk_unverified: "High risk — unverified",
   unknown_person: "Unknown person", polarity_mismatch: "Check: denial or question", invalid_evidence: "Bad citation",
-  leave_out_request: "Asked to leave out" };
+  leave_out_request: "Asked to leave out", misattributed: "Check: whose words", agent_unverified: "Check: who does this",
+  truncated: "Cut short" };
 
 async function openRecord(recordId) {
   const rec = await (await api(`/api/records/${recordId}`)).json();

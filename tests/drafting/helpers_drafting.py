@@ -10,14 +10,7 @@ from assistant.llm import ChatResult, LLMError
 from assistant.transcript import Transcript, parse_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
-_LINE = re.compile(r"^\[(\d+)\] ([^:(]+?)(?: \([^)]*\))?: (.*)$", re.M)
-
-
-def no_embeddings(monkeypatch: Any) -> None:
-    """Unit tests score the extractive engine with its TF-IDF fallback; the real MiniLM runs in slow tests."""
-    import assistant.drafting.extractive as extractive
-
-    monkeypatch.setattr(extractive, "embedder", lambda settings: (None, "TF-IDF fallback (test)"))
+_LINE = re.compile(r'^\[(\d+)\] (?:.*? answered|([^:(]+?)(?: \([^)]*\))?): "(.*)"$', re.M)
 
 
 def fixture_transcript(name: str) -> Transcript:
@@ -25,17 +18,17 @@ def fixture_transcript(name: str) -> Transcript:
 
 
 class FakeChat:
-    """A `ChatModel` for unit seams: answers every structured call from the schema, writing each note as
-    '<Name> said: <first words of the line>' unless `notes` overrides a line id. Records every call."""
+    """A `ChatModel` for unit seams: answers every structured call from its schema. A section call gets one
+    sentence per line, '<Name> said <first words of the line>' unless `notes` overrides a line, up to the
+    schema's limit. Records every call."""
 
     name = "fake-model"
     backend = "fake"
 
-    def __init__(self, notes: dict[int, str] | None = None, sections: dict[int, str] | None = None,
-                 fail: bool = False, summary: list[tuple[str, list[str]]] | None = None) -> None:
+    def __init__(self, notes: dict[int, str] | None = None, fail: bool = False,
+                 summary: list[tuple[str, list[str]]] | None = None) -> None:
         self.summary = summary
         self.notes = notes or {}
-        self.sections = sections or {}
         self.fail = fail
         self.calls: list[dict[str, Any]] = []
 
@@ -48,19 +41,16 @@ class FakeChat:
         self.calls.append({"messages": messages, "schema": schema, "max_tokens": max_tokens, "stop": stop})
         if self.fail:
             raise LLMError("fake model failed validation twice")
+        items = schema["properties"]["sentences"]
         if schema.get("title") == "summary":
-            ids = schema["properties"]["sentences"]["items"]["properties"]["cites"]["items"]["enum"]
+            ids = items["items"]["properties"]["cites"]["items"]["enum"]
             sentences = self.summary or [("Nothing new here.", ids[:1])]
             return ChatResult(text="", data={"sentences": [{"text": t, "cites": c} for t, c in sentences]})
-        lines = {int(m.group(1)): (m.group(2), m.group(3)) for m in _LINE.finditer(messages[0]["content"])}
-        data: dict[str, Any] = {}
-        for key, prop in schema["properties"].items():
-            sid = int(key)
-            who, text = lines.get(sid, ("Someone", "something"))
-            note = self.notes.get(sid, f"{who} said {' '.join(text.split()[:12])}")
-            enum = prop["properties"]["s"]["enum"]
-            entry: dict[str, Any] = {"n": note[:180], "s": self.sections.get(sid, enum[0])}
-            if "w" in prop["properties"]:
-                entry = {"w": prop["properties"]["w"]["enum"][0], **entry}
-            data[key] = entry
-        return ChatResult(text="", data=data, prompt_tokens=100, completion_tokens=50)
+        keys = items["items"]["properties"]["lines"]["items"]["enum"]
+        lines = {m.group(1): (m.group(2) or "Someone", m.group(3)) for m in _LINE.finditer(messages[-1]["content"])}
+        out = []
+        for key in keys[: items["maxItems"]]:
+            who, text = lines.get(key, ("Someone", "something"))
+            out.append({"text": self.notes.get(int(key), f"{who} said {' '.join(text.split()[:12])}"),
+                        "lines": [key]})
+        return ChatResult(text="", data={"sentences": out}, prompt_tokens=100, completion_tokens=50)

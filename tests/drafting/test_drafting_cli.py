@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers_drafting import FIXTURES, no_embeddings
+from helpers_drafting import FIXTURES
 from typer.testing import CliRunner
 
 from assistant.cli import app
@@ -19,7 +19,6 @@ from assistant.transcript import parse_text
 
 def test_draft_command_writes_each_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "data"))
-    no_embeddings(monkeypatch)
     src = FIXTURES / "attribution_visit.txt"
     result = CliRunner().invoke(app, ["draft", str(src), "--engine", "extractive", "--format", "json,docx,md,txt",
                                       "--out", str(tmp_path / "out")])

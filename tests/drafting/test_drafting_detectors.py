@@ -12,7 +12,7 @@ from assistant.drafting.detectors import (
     is_question,
     redacted_texts,
 )
-from assistant.drafting.extract import finding_candidates
+from assistant.drafting.findings import finding_candidates
 from assistant.drafting.participants import identify_participants
 from assistant.templates import get_template
 from assistant.transcript import Segment, parse_text
@@ -141,7 +141,7 @@ def test_harm_is_found_by_concept() -> None:
 
 
 def test_harm_nobody_noted_is_added_as_an_attributed_quote() -> None:
-    from assistant.drafting.extract import Candidate, coverage_candidates
+    from assistant.drafting.findings import Candidate, coverage_candidates
     from assistant.records import Statement
 
     t = parse_text("Present: Jo (social worker), Karen (mother)\nJo: How have things been?\n"

@@ -1,12 +1,13 @@
-"""The pipeline's mechanics with a fake model at the ChatModel seam: prompt shape (KV-cache prefix, task
-last, bounded schema), detector statements, flags, fallbacks, too-short input, provenance."""
+"""The pipeline's mechanics with a fake model at the ChatModel seam (the sectioner's MiniLM is real): prompt
+shape (KV-cache prefix, one section's lines per call, bounded schema), detector statements, flags, fallbacks,
+too-short input, provenance."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from helpers_drafting import FakeChat, fixture_transcript, no_embeddings
+from helpers_drafting import FakeChat, fixture_transcript
 
 from assistant.config import Settings
 from assistant.drafting.detectors import REDACTED
@@ -18,35 +19,40 @@ from assistant.transcript import parse_text
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    no_embeddings(monkeypatch)
+def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data")
 
 
-def test_prompts_share_one_prefix_with_the_task_last_and_bounded_schemas(settings: Settings) -> None:
+def _section_calls(chat: FakeChat) -> list[dict]:
+    return [c for c in chat.calls if c["schema"].get("title") == "section"]
+
+
+def test_prompts_share_one_prefix_with_one_sections_lines_last_and_bounded_schemas(settings: Settings) -> None:
     chat = FakeChat()
     stages: list[tuple[str, float]] = []
     record = draft(fixture_transcript("attribution_visit.txt"), get_template("sc_contact_note"), chat,
                    settings=settings, progress=lambda s, f: stages.append((s, f)))
-    extraction = [c for c in chat.calls if c["schema"].get("title") == "notes"]
-    assert extraction, "no extraction call"
-    systems = {c["messages"][0]["content"] for c in extraction}
-    assert len(systems) == 1, "every extraction call must reuse the same system prefix (KV cache)"
-    system = systems.pop()
-    assert system.index("<transcript>") < system.index("</transcript>")
-    assert "[4] Leanne Hart (mother): Honestly, I've been feeling really low" in system
+    calls = _section_calls(chat)
+    assert calls, "no synthesis call"
+    systems = {c["messages"][0]["content"] for c in calls}
+    assert len(systems) == 1, "every section call must reuse the same system prefix (KV cache)"
+    assert "Leanne Hart: mother, mother of Kai Hart" in systems.pop()
+    tasks = [c["messages"][-1]["content"] for c in calls]
+    assert any('[4] Leanne Hart (mother): "Honestly, I\'ve been feeling really low' in t for t in tasks)
+    assert not any("Human" in t or "analysis" in t.lower() for t in tasks)  # human_only never written
     for call in chat.calls:
         assert call["messages"][-1]["role"] == "user"
         assert call["max_tokens"] and call["stop"], "max_tokens and stop strings are always set"
         assert unbounded_paths(call["schema"]) == []
-    for call in extraction:
-        for prop in call["schema"]["properties"].values():
-            assert "analysis" not in prop["properties"]["s"]["enum"]  # human_only never offered
+    seen = [k for c in calls for k in c["schema"]["properties"]["sentences"]["items"]["properties"]["lines"][
+        "items"]["enum"]]
+    assert len(seen) == len(set(seen)), "each line goes to one section only"
     fractions = [f for _, f in stages]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert record.provenance.prompt_versions == {"extract": "extract_v1", "summary": "summary_v1"}
+    assert record.provenance.prompt_versions == {"section": "section_v2", "summary": "summary_v2"}
     assert record.provenance.llm_model == "fake-model" and record.provenance.seed == settings.llm_seed
-    assert {"participants", "detectors", "extract", "verify", "summary", "total"} <= set(record.provenance.timings_s)
+    assert {"participants", "detectors", "sectioner", "synthesis", "verify", "summary", "total"} <= set(
+        record.provenance.timings_s)
     CaseRecord.model_validate_json(record.model_dump_json())
 
 
@@ -62,7 +68,8 @@ def test_screen_is_written_by_code_as_a_denial_and_unsupported_risk_is_flagged(s
     invented = next(st for st in statements if "self-harming" in st.text)
     assert FLAG_HIGH_RISK in invented.flags
     # The screen lines are never sent to the model as lines to write notes for.
-    asked = {k for c in chat.calls if c["schema"].get("title") == "notes" for k in c["schema"]["properties"]}
+    asked = {k for c in _section_calls(chat)
+             for k in c["schema"]["properties"]["sentences"]["items"]["properties"]["lines"]["items"]["enum"]}
     assert "5" not in asked and "6" not in asked
     assert invented.id not in record.summary_evidence
 
@@ -74,8 +81,8 @@ def test_injection_is_redacted_from_the_prompt_and_kept_as_attributed_speech(set
     for call in chat.calls:
         for m in call["messages"]:
             assert "ignore previous instructions" not in m["content"].lower()
-    system = chat.calls[0]["messages"][0]["content"]
-    assert REDACTED in system
+    assert not any("ignore previous" in m["content"].lower() for c in chat.calls for m in c["messages"])
+    assert REDACTED not in " ".join(st.text for st in record.statements() if st.kind != "quote")
     quoted = [st for st in record.statements() if "ignore previous instructions" in st.text.lower()]
     assert len(quoted) == 1
     assert quoted[0].attributed_to == "Dean Cole" and quoted[0].kind == "quote"
@@ -96,9 +103,10 @@ def test_model_failure_falls_back_to_extractive(settings: Settings) -> None:
     record = draft(fixture_transcript("attribution_visit.txt"), get_template("sc_contact_note"), chat,
                    settings=settings)
     assert FLAG_LLM_FALLBACK in record.flags
-    assert len([c for c in chat.calls if c["schema"].get("title") == "notes"]) <= 2  # gives up quickly
     assert record.statements() and all(st.evidence for st in record.statements())
-    assert any("fell back" in n for n in record.provenance.notes)
+    screen = {5, 6}  # written by code from the screen finding, model or not
+    assert all(st.kind == "quote" for st in record.statements() if '"' in st.text and not screen <= set(st.evidence))
+    assert any("quoted: the model's output failed" in n for n in record.provenance.notes)
 
 
 def test_too_short_input_makes_no_call_and_invents_nothing(settings: Settings) -> None:
@@ -120,20 +128,18 @@ def test_extractive_engine_quotes_the_transcript_verbatim(settings: Settings) ->
     for st in record.statements():
         for sid in st.evidence:
             assert t.segment(sid) is not None
-    assert "extractive scoring: TF-IDF fallback (test)" in record.provenance.notes
+    assert {st.kind for st in record.statements()} <= {"quote", "reported", "action", "observed"}
     assert record.section("analysis").status == "human_only"
 
 
-def test_typed_single_author_notes_ask_the_model_whose_view_it_is(settings: Settings) -> None:
+def test_typed_single_author_notes_are_drafted_with_evidence(settings: Settings) -> None:
     notes = ("Present: Jo Bloggs (mother), Alfie Bloggs (child)\n\n"
              + "Home visit to see Alfie. Jo said she has been feeling tired and low since her partner left. "
              * 10)
-    t = parse_text(notes)
     chat = FakeChat()
-    draft(t, get_template("sc_contact_note"), chat, settings=settings, worker="author")
-    call = next(c for c in chat.calls if c["schema"].get("title") == "notes")
-    entry = next(iter(call["schema"]["properties"].values()))
-    assert entry["properties"]["w"]["enum"] == ["Jo Bloggs", "Alfie Bloggs", "author"]
+    record = draft(parse_text(notes), get_template("sc_contact_note"), chat, settings=settings, worker="author")
+    assert _section_calls(chat) and record.statements()
+    assert all(st.evidence for st in record.statements())
 
 
 def test_summary_keeps_only_sentences_its_cited_statements_support(settings: Settings) -> None:
@@ -147,8 +153,10 @@ def test_summary_keeps_only_sentences_its_cited_statements_support(settings: Set
                  ("Kai has been feeling really low since Christmas.", [mood]),  # misattributed
                  ("Leanne Hart has been self-harming since Christmas.", [mood])])  # not in the notes
     record = draft(t, get_template("sc_contact_note"), chat, settings=settings)
-    assert record.summary == "Leanne Hart has been feeling low since Christmas and is not sleeping."
-    assert record.summary_evidence == [mood]
+    assert record.summary.startswith("Leanne Hart has been feeling low since Christmas and is not sleeping.")
+    assert "self-harming" not in record.summary and "Kai has been" not in record.summary
+    assert record.summary_evidence[0] == mood
+    assert len(record.summary_evidence) > 1 and len(record.summary.split()) <= 150  # topped up, within bounds
     assert len(record.extra["drafting"]["summary_dropped"]) == 2
 
 

@@ -1,14 +1,14 @@
-"""Participants, windows, merge and sections: the typed stages around the model. No model."""
+"""Participants, merge, sections and the synthesis helpers: the typed stages around the model. No model."""
 
 from __future__ import annotations
 
 from helpers_drafting import fixture_transcript
 
-from assistant.drafting.extract import Candidate, allowed_sections
+from assistant.drafting.findings import Candidate
 from assistant.drafting.merge import merge_candidates
 from assistant.drafting.participants import identify_participants
+from assistant.drafting.sectioner import Unit, allowed
 from assistant.drafting.sections import build_sections
-from assistant.drafting.windows import estimate_tokens, make_windows
 from assistant.records import Statement
 from assistant.templates import get_template
 from assistant.transcript import Participant, parse_text
@@ -36,27 +36,17 @@ def test_cast_for_unlabelled_clinical_dialogue_and_typed_notes() -> None:
     assert cast.single_author and cast.worker == "author"
 
 
+def _unit(group: str, key: int = 0, text: str = "something said") -> Unit:
+    return Unit(key=key, segment_ids=[key], speaker="A", name="A", group=group, text=text)  # type: ignore[arg-type]
+
+
 def test_a_mothers_words_can_never_be_filed_as_the_childs_views() -> None:
     template = get_template("sc_contact_note")
-    assert "views_subject" not in allowed_sections(template, "family", single_author=False)
-    assert "views_family" not in allowed_sections(template, "subject", single_author=False)
-    assert "observations" in allowed_sections(template, "worker", single_author=False)
-    assert "analysis" not in allowed_sections(template, "worker", single_author=True)  # human_only
-
-
-def test_windows_split_on_segment_boundaries_with_overlap() -> None:
-    lines = [f"[{i}] A: " + "word " * 40 for i in range(60)]
-    t = parse_text("\n".join(f"A: {'word ' * 40}" for _ in range(60)))
-    windows = make_windows(t, lines, max_tokens=600, overlap_tokens=60)
-    assert len(windows) > 1
-    assert all(w.tokens <= 600 + estimate_tokens(lines[0]) for w in windows)
-    covered = {i for w in windows for i in w.segment_ids}
-    assert covered == set(range(60))
-    assert set(windows[0].segment_ids) & set(windows[1].segment_ids)  # overlap keeps a question with its answer
-    for w in windows:
-        assert w.segment_ids == sorted(w.segment_ids)
-    one = make_windows(t, lines[:5], max_tokens=4000)
-    assert len(one) == 1
+    spec = {s.id: s for s in template.sections}
+    assert not allowed(spec["views_subject"], _unit("family"))
+    assert not allowed(spec["views_family"], _unit("subject"))
+    assert allowed(spec["observations"], _unit("worker"))
+    assert spec["analysis"] not in template.generated_sections  # human_only: never written by the model
 
 
 def _cand(text: str, section: str, ev: list[int], source: str = "llm") -> Candidate:
@@ -91,26 +81,25 @@ def test_sections_never_fill_human_only_and_mark_empty_as_not_discussed() -> Non
     assert [s.id for s in sections] == [s.id for s in template.sections]
 
 
-def test_notes_are_cleaned_and_empty_ones_dropped() -> None:
-    from assistant.drafting.detectors import REDACTED
-    from assistant.drafting.extract import clean_note
+def test_sentences_are_tidied_and_a_cut_one_keeps_no_stop() -> None:
+    from assistant.drafting.synthesis import SENTENCE_MAX_CHARS, clean
 
-    assert clean_note("leanne feels low since Christmas", "Leanne") == "Leanne feels low since Christmas."
-    assert clean_note("I've been feeling low.", "Leanne") == 'Leanne said: "I\'ve been feeling low."'
-    for empty in ("-", "N/A", "£400.", "Yes.", f"- {REDACTED}", "nothing to record"):
-        assert clean_note(empty, "Leanne") == "", empty
+    assert clean("- leanne feels low since Christmas") == "Leanne feels low since Christmas."
+    assert clean('  "Kai is 9."  ') == "Kai is 9."
+    assert clean("") == ""
+    cut = "word " * 60
+    assert not clean(cut[:SENTENCE_MAX_CHARS]).endswith(".")
 
 
-def test_batches_fit_the_room_left_in_the_context() -> None:
-    from assistant.drafting.extract import BATCH_SIZE, Unit, pack_batches
+def test_lines_go_to_the_model_in_small_ordered_batches() -> None:
+    from assistant.drafting.synthesis import MAX_LINES_PER_CALL, _batches, max_sentences
 
-    units = [Unit(key=str(i), segment_ids=[i], speaker="A", name="A", group="family", sections=["x"])
-             for i in range(20)]
-    texts = {i: "word " * 50 for i in range(20)}
-    small = pack_batches(units, texts, room=500)
-    assert all(1 <= len(b) < 5 for b in small) and sum(len(b) for b in small) == 20
-    large = pack_batches(units, texts, room=100_000)
-    assert [len(b) for b in large] == [BATCH_SIZE, BATCH_SIZE, 20 - 2 * BATCH_SIZE]
+    units = [_unit("family", key=i) for i in range(14)]
+    batches = _batches(units)
+    assert all(len(b) <= MAX_LINES_PER_CALL for b in batches)
+    assert [u.key for b in batches for u in b] == list(range(14))
+    assert max(len(b) for b in batches) - min(len(b) for b in batches) <= 1  # balanced, no runt batch
+    assert max_sentences(1) == 1 and max_sentences(6) < 6
 
 
 def test_people_referred_to_by_name_or_role() -> None:

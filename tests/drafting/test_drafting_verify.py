@@ -104,3 +104,58 @@ def test_verification_is_idempotent() -> None:
     once = check("Leanne has been feeling low and has been self-harming.", [3])
     twice = verify_statement(once, VISIT, CAST)
     assert twice.flags == once.flags
+
+
+AGENTS = parse_text(
+    "Present: Priya (social worker), Kerry (mother)\n"
+    "Kerry: My ex-partner Dean came round on Saturday and he hit me in the face.\n"
+    "Priya: I'm going to make a referral to the IDVA service today.\n"
+    "Kerry: I'll ring the housing office on Monday.\n"
+    "Priya: Thank you, it helps to have a plan.\n"
+)
+AGENT_CAST = identify_participants(AGENTS, get_template("sc_contact_note"))
+
+
+def test_an_action_rests_on_a_line_in_which_its_agent_acts() -> None:
+    from assistant.drafting.verify import FLAG_AGENT
+
+    def flags(text: str, ev: list[int]) -> list[str]:
+        return verify_statement(Statement(text=text, evidence=ev, kind="action"), AGENTS, AGENT_CAST).flags
+
+    assert FLAG_AGENT in flags("Kerry will make a referral to the IDVA service today.", [1])  # the worker's
+    assert FLAG_AGENT not in flags("Priya will make a referral to the IDVA service today.", [1])
+    assert FLAG_AGENT not in flags("Kerry will ring the housing office on Monday.", [2])
+    assert FLAG_AGENT in flags("Priya will ring the housing office on Monday.", [2])
+
+
+def test_violence_by_someone_else_is_not_written_as_the_speakers() -> None:
+    from assistant.drafting.verify import FLAG_AGENT
+
+    st = verify_statement(Statement(text="Kerry hit Dean in the face on Saturday.", evidence=[0], kind="reported"),
+                          AGENTS, AGENT_CAST)
+    assert FLAG_AGENT in st.flags
+    said = verify_statement(Statement(text="Kerry said Priya came round on Saturday.", evidence=[0],
+                                      kind="reported"), AGENTS, AGENT_CAST)
+    assert FLAG_AGENT in said.flags  # the reported clause's agent is checked too
+    fine = verify_statement(Statement(text="Kerry said Dean hit her in the face on Saturday.", evidence=[0],
+                                      kind="reported"), AGENTS, AGENT_CAST)
+    assert FLAG_AGENT not in fine.flags
+
+
+def test_questions_and_pleasantries_are_not_notes() -> None:
+    from assistant.drafting.verify import not_a_note
+
+    assert not_a_note("Has Dean been in touch since Saturday?")
+    assert not_a_note("Kerry said thank you, it helps to have a plan.")
+    assert not not_a_note("Kerry will ring the housing office on Monday.")
+
+
+def test_a_sentence_cut_off_mid_way_is_flagged_truncated() -> None:
+    from assistant.drafting.verify import FLAG_TRUNCATED
+
+    def flags(text: str) -> list[str]:
+        return verify_statement(Statement(text=text, evidence=[2], kind="action"), AGENTS, AGENT_CAST).flags
+
+    assert FLAG_TRUNCATED in flags("Kerry will ring the housing office on")
+    assert FLAG_TRUNCATED in flags("Kerry will ring the housing offi")
+    assert FLAG_TRUNCATED not in flags("Kerry will ring the housing office on Monday.")

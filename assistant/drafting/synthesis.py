@@ -1,0 +1,236 @@
+"""Section synthesis: the model writes a few concise sentences for one section from that section's lines only.
+
+Its input is the fixed system part (rules, people, the template's style: the same for every section of a visit,
+so llama.cpp reuses it from the KV cache) and the section's own lines, numbered and speaker-labelled, each reply
+with the question it answers. Each sentence cites the lines it rests on (an enum of those lines' numbers, so a
+citation can only name a line the model was given). Code then decides who the sentence is attributed to, its
+kind and its due date, and verification checks it against the lines it cites.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from assistant import lexicons
+from assistant.drafting.detectors import SHORT_ANSWER_WORDS, Finding
+from assistant.drafting.findings import Candidate
+from assistant.drafting.participants import Cast, Group
+from assistant.drafting.prompts import Prompt
+from assistant.drafting.sectioner import Unit
+from assistant.llm import ChatModel, LLMError
+from assistant.records import Statement, StatementKind
+from assistant.templates import SectionSpec, Template
+
+log = logging.getLogger(__name__)
+
+SENTENCE_MAX_CHARS = 240
+MAX_LINES_PER_CALL = 6
+MAX_CITES = 6
+TOKENS_PER_SENTENCE = 70  # allowance per sentence: ~45 tokens of text, the citations and JSON
+STOP = ["<|im_end|>", "<|endoftext|>"]
+
+
+class SectionResult(BaseModel):
+    candidates: list[Candidate] = Field(default_factory=list)
+    failed: list[Unit] = Field(default_factory=list, description="lines whose call failed: quoted instead")
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    errors: list[str] = Field(default_factory=list)
+
+
+def _label(cast: Cast, speaker: str, name: str) -> str:
+    person = cast.by_speaker(speaker)
+    return person.label if person else name
+
+
+def line(u: Unit, cast: Cast) -> str:
+    """`[23] Priya (social worker) asked: "Has he been in touch?" Kerry (mother) answered: "No."`; a long reply
+    stands alone (`[15] Kerry (mother): "..."`): its question would only distract."""
+    who = _label(cast, u.speaker, u.name)
+    if u.question_id is not None and u.question and len(u.text.split()) <= SHORT_ANSWER_WORDS:
+        asker = next((p.label for p in cast.people if p.name == u.asker), u.asker or "Someone")
+        return f'[{u.key}] {asker} asked: "{u.question}" {who} answered: "{u.text}"'
+    return f'[{u.key}] {who}: "{u.text}"'
+
+
+def max_sentences(n_lines: int) -> int:
+    return max(1, min(8, math.ceil(0.7 * n_lines)))
+
+
+def schema(keys: Sequence[str], most: int) -> dict[str, Any]:
+    return {
+        "title": "section",
+        "type": "object",
+        "properties": {
+            "sentences": {
+                "type": "array", "minItems": 1, "maxItems": most,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "text": {"type": "string", "maxLength": SENTENCE_MAX_CHARS},
+                        "lines": {"type": "array", "minItems": 1, "maxItems": MAX_CITES,
+                                  "items": {"type": "string", "enum": list(keys)}},
+                    },
+                    "required": ["text", "lines"],
+                    "additionalProperties": False,
+                },
+            }
+        },
+        "required": ["sentences"],
+        "additionalProperties": False,
+    }
+
+
+def system_message(prompt: Prompt, template: Template, cast: Cast) -> str:
+    return prompt.render("system", record_title=template.title.split("(")[0].strip().lower(),
+                         participants=cast.describe(), style=template.style or "Write plain, short sentences.")
+
+
+def _batches(units: list[Unit]) -> list[list[Unit]]:
+    n = max(1, math.ceil(len(units) / MAX_LINES_PER_CALL))
+    size = math.ceil(len(units) / n)
+    return [units[i:i + size] for i in range(0, len(units), size)]
+
+
+def synthesise_section(
+    chat: ChatModel, prompt: Prompt, template: Template, spec: SectionSpec, units: list[Unit], cast: Cast,
+    findings: Sequence[Finding], *, on_call: Callable[[], None] | None = None,
+) -> SectionResult:
+    """Sentences for one section, a call per batch of at most MAX_LINES_PER_CALL lines (in transcript order)."""
+    result = SectionResult()
+    system = system_message(prompt, template, cast)
+    for batch in _batches(units):
+        most = max_sentences(len(batch))
+        task = prompt.render("task", title=spec.title, guidance=spec.guidance,
+                             lines="\n".join(line(u, cast) for u in batch), max_sentences=most)
+        try:
+            reply = chat.structured([{"role": "system", "content": system}, {"role": "user", "content": task}],
+                                    schema([str(u.key) for u in batch], most),
+                                    max_tokens=TOKENS_PER_SENTENCE * most + 20, stop=STOP)
+        except LLMError as exc:
+            log.warning("synthesis of %s failed for %d lines: %s", spec.id, len(batch), exc)
+            result.failed.extend(batch)
+            result.errors.append(f"{spec.id}: {str(exc)[:300]}")
+            continue
+        finally:
+            result.calls += 1
+            if on_call is not None:
+                on_call()
+        result.prompt_tokens += reply.prompt_tokens
+        result.completion_tokens += reply.completion_tokens
+        by_key = {str(u.key): u for u in batch}
+        for item in (reply.data or {}).get("sentences", []):
+            cited = [by_key[k] for k in dict.fromkeys(item.get("lines", [])) if k in by_key]
+            text = clean(str(item.get("text", "")))
+            if text and cited:
+                result.candidates.append(Candidate(section=spec.id, source="llm",
+                                                   statement=as_note(text, cited, spec, cast, findings)))
+    return result
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def clean(text: str) -> str:
+    """One sentence, tidied: whitespace, a leading list marker, a capital first letter and a full stop (a
+    sentence cut off by the length limit keeps no stop, and verification flags it)."""
+    text = _SPACES.sub(" ", text).strip().strip('"').strip()
+    text = re.sub(r"^(?:[-*•]|\d+[.)])\s+", "", text)
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    if len(text) < SENTENCE_MAX_CHARS - 5 and text[-1] not in ".!?\"'”)":
+        text += "."
+    return text
+
+
+def actor(text: str, cited: Sequence[Unit], cast: Cast) -> str:
+    """Whom the sentence is about or by: the participant it names first, else the speaker of its first line that
+    is not the worker's (the worker's own lines when all are)."""
+    from assistant.drafting.verify import referenced_people
+
+    named = referenced_people(text, cast)
+    if named:
+        return min(named, key=lambda n: _position(text, n, cast))
+    others = [u for u in cited if u.group != "worker"]
+    return (others or list(cited))[0].name
+
+
+def _position(text: str, name: str, cast: Cast) -> int:
+    person = cast.by_name(name)
+    words = [name, name.split()[0]] + ([person.role] if person and person.role else [])
+    found = [m.start() for w in words if w for m in [re.search(rf"\b{re.escape(w)}\b", text, re.I)] if m]
+    return min(found) if found else len(text)
+
+
+def derive_kind(text: str, group: Group, spec: SectionSpec | None) -> StatementKind:
+    """Statement kind from the wording and who it is about, restricted to what the section accepts."""
+    allowed: list[str] = list(spec.kinds) if spec and spec.kinds else ["observed", "reported", "opinion", "action",
+                                                                        "decision", "quote"]
+    cues = lexicons.cues()
+    wanted: list[str] = []
+    if re.search(r"\bagreed|decided|decision\b", text, re.I):
+        wanted.append("decision")
+    if lexicons.phrase_pattern(cues.get("action_cues", [])).search(text):
+        wanted += ["action", "decision"]
+    if lexicons.phrase_pattern(cues.get("opinion_cues", [])).search(text):
+        wanted.append("opinion")
+    wanted += ["observed"] if group == "worker" else ["reported"]
+    wanted += ["reported", "observed", "opinion", "action", "decision", "quote"]
+    return next(k for k in wanted if k in allowed)  # type: ignore[return-value]
+
+
+def statement(text: str, cited: Sequence[Unit], spec: SectionSpec, cast: Cast, findings: Sequence[Finding]
+              ) -> Statement:
+    who = actor(text, cited, cast)
+    person = cast.by_name(who)
+    kind = derive_kind(text, person.group if person else "other", spec)
+    evidence = sorted({i for u in cited for i in u.segment_ids})
+    due = None
+    if kind in ("action", "decision"):
+        dates = [f.text for f in findings if f.kind == "date" and f.segment_id in evidence]
+        due = next((d for d in dates if d.lower() in text.lower()), None)
+    return Statement(text=text, kind=kind, attributed_to=who, evidence=evidence, due=due)
+
+
+_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'll|I'd|me|my|myself|we|we're|we'll|us|our)\b")
+
+
+def as_note(text: str, cited: Sequence[Unit], spec: SectionSpec, cast: Cast, findings: Sequence[Finding]
+            ) -> Statement:
+    """The model's sentence as a statement; one still in the first person outside quotation marks is a line
+    copied, not a note: it is kept as what it is, a quote of the line's speaker."""
+    bare = re.sub(r'"[^"]*"|“[^”]*”', " ", text)
+    if _FIRST_PERSON.search(bare):
+        speaker = next((u for u in cited if u.group != "worker"), cited[0])
+        body = text.rstrip(".")
+        said = re.match(rf"^{re.escape(speaker.name.split()[0])}\S*(?: \S+)? (?:said|says|told \S+)(?: that)?:? ",
+                        body)
+        if said:
+            body = body[said.end():]
+        body = body.strip().strip('"')
+        quoted = f'{speaker.name} said: "{body[:1].upper() + body[1:]}."'
+        return Statement(text=quoted, kind="quote", attributed_to=speaker.name,
+                         evidence=sorted({i for u in cited for i in u.segment_ids}))
+    return statement(text, cited, spec, cast, findings)
+
+
+def quotes(units: Sequence[Unit], section: str, cast: Cast) -> list[Candidate]:
+    """The lines themselves, attributed: what a section shows when it is not written by the model (the extractive
+    engine, or a synthesis call that failed)."""
+    out = []
+    for u in units:
+        if u.question_id is not None and u.question:
+            text = f'{u.asker or "Someone"} asked: "{u.question}" {u.name}: "{u.text}"'
+        else:
+            text = f'{u.name}: "{u.text}"'
+        out.append(Candidate(section=section, source="extractive", statement=Statement(
+            text=text, kind="quote", attributed_to=u.name, evidence=list(u.segment_ids))))
+    return out
