@@ -28,6 +28,7 @@ def run_cmd(
     ] = None,
     engine: Annotated[str, typer.Option(help="llm (embedded or configured model) or extractive")] = "llm",
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Only the items with these ids (repeatable)")] = None,
     out: Annotated[
         Path | None, typer.Option(help="Run folder (default runs/<dataset>-<engine>); resumes if present")
     ] = None,
@@ -47,6 +48,11 @@ def run_cmd(
         items, notes = load_dataset(dataset, template=template, limit=limit)
     except DatasetError as exc:
         raise _fail(str(exc)) from exc
+    if only:
+        unknown = set(only) - {i.id for i in items}
+        if unknown:
+            raise _fail(f"no such item in {dataset}: {', '.join(sorted(unknown))}")
+        items = [i for i in items if i.id in only]
     for note in notes:
         typer.echo(f"note: {note}", err=True)
     folder = out or default_run_dir(dataset, engine, template)
@@ -57,7 +63,7 @@ def run_cmd(
             folder,
             engine=engine,
             settings=get_settings(),  # type: ignore[arg-type]
-            run=RunConfig(dataset=dataset, engine=engine, template=template, limit=limit),
+            run=RunConfig(dataset=dataset, engine=engine, template=template, limit=limit, only=only),
             config=config,
             fresh=fresh,
             notes=notes,

@@ -298,6 +298,7 @@ class RunConfig(BaseModel):
     engine: str
     template: str | None = None
     limit: int | None = None
+    only: list[str] | None = None
 
 
 def _read_results(path: Path) -> dict[str, dict[str, Any]]:
