@@ -54,7 +54,15 @@ def verified(sections: list[Section]) -> list[tuple[Section, Statement]]:
 
 
 def _notes_block(items: list[tuple[Section, Statement]]) -> str:
-    return "\n".join(f"{st.id} ({sec.title}; {st.attributed_to or 'unknown'}): {st.text}" for sec, st in items)
+    """The notes under their section titles, in the order given."""
+    lines: list[str] = []
+    previous = None
+    for sec, st in items:
+        if sec.id != previous:
+            lines.append(f"{sec.title}:")
+            previous = sec.id
+        lines.append(f"- {st.id} ({st.attributed_to or 'unknown'}): {st.text}")
+    return "\n".join(lines)
 
 
 def schema(ids: list[str]) -> dict[str, Any]:
