@@ -136,8 +136,8 @@ def _words(text: str) -> int:
 
 def top_up(sections: list[Section], text: list[str], cites: list[str], *, min_words: int = MIN_WORDS,
            max_words: int = MAX_WORDS) -> None:
-    """Add the first uncited verified statement (not a quote) of each key section (risks first, one per section per round)
-    until the summary reaches `min_words`, never past `max_words`."""
+    """Add the first uncited verified statement (not a quote) of each key section, risks first and one per
+    section per round, until the summary reaches `min_words`, never past `max_words`."""
     by_section: dict[str, list[tuple[Section, Statement]]] = {}
     for sec, st in verified(sections):
         if st.id not in cites and st.kind != "quote":  # a quote reads badly in a summary: the record has it
