@@ -151,9 +151,12 @@ signals.worker_process_shutdown.connect(close_runtime, weak=False)
 signals.worker_shutdown.connect(close_runtime, weak=False)
 
 
-def busy_delay(settings: Settings) -> float:
-    """When another live worker holds the job: look again later (it may die; its message may be gone)."""
-    return float(min(60, max(1, settings.broker_visibility_timeout_s // 4)))
+def busy_delay(settings: Settings, retries: int = 0) -> float:
+    """When another worker holds the job: look again later (it may die; its message may be gone). Soon at
+    first: RabbitMQ redelivers a SIGKILLed worker's message within milliseconds, before PostgreSQL has noticed
+    the dead connection and dropped its lock (measured: every such redelivery was "busy", and then waited a
+    full minute); then backing off to a minute, for a holder that is alive and busy."""
+    return float(min(60, max(1, settings.broker_visibility_timeout_s // 4), 2 ** retries))
 
 
 def run_stage(task: Task, settings: Settings, queue: str, job_id: str) -> str:
@@ -172,7 +175,7 @@ def run_stage(task: Task, settings: Settings, queue: str, job_id: str) -> str:
     if outcome in (DRAFT, TRANSCRIBE):
         send(task.app, outcome, job_id)
     elif outcome == "busy":
-        raise task.retry(countdown=busy_delay(settings))
+        raise task.retry(countdown=busy_delay(settings, task.request.retries))
     return outcome
 
 
