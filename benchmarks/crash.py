@@ -248,26 +248,30 @@ def main(argv: list[str] | None = None) -> int:
     shipped = Settings()
     load_before = os.getloadavg()
     results: dict[str, Any] = {}
+
+    def save() -> None:  # after each broker: a long soak stopped half-way keeps what it measured
+        merge_results(args.out, "crash", {
+            "what": "SIGKILL of the worker holding a job at a random point of transcription or drafting; the "
+                    "job resumed by another worker: lost jobs, duplicated records, kill -> resumed progress",
+            "sample": str(args.sample.relative_to(REPO_ROOT) if args.sample.is_relative_to(REPO_ROOT)
+                          else args.sample),
+            "whisper": "tiny.en",
+            "engine": "extractive",
+            "settings": {"job_lost_after_s": shipped.job_lost_after_s,
+                         "broker_visibility_timeout_s": shipped.broker_visibility_timeout_s,
+                         "job_max_attempts": shipped.job_max_attempts},
+            **results,
+            "load_average": {"before": [round(x, 2) for x in load_before],
+                             "after": [round(x, 2) for x in os.getloadavg()]},
+            "machine": machine_info(),
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        })
+
     with tempfile.TemporaryDirectory(prefix="bench-crash-") as tmp:
         for i, broker in enumerate(brokers):
             results[broker] = run_broker(broker, args.trials, args.sample, base_env, Path(tmp) / broker,
                                          args.seed + i, args.timeout)
-    result = {
-        "what": "SIGKILL of the worker holding a job at a random point of transcription or drafting; the job "
-                "resumed by another worker: lost jobs, duplicated records, kill -> resumed progress",
-        "sample": str(args.sample.relative_to(REPO_ROOT) if args.sample.is_relative_to(REPO_ROOT) else args.sample),
-        "whisper": "tiny.en",
-        "engine": "extractive",
-        "settings": {"job_lost_after_s": shipped.job_lost_after_s,
-                     "broker_visibility_timeout_s": shipped.broker_visibility_timeout_s,
-                     "job_max_attempts": shipped.job_max_attempts},
-        **results,
-        "load_average": {"before": [round(x, 2) for x in load_before],
-                         "after": [round(x, 2) for x in os.getloadavg()]},
-        "machine": machine_info(),
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    merge_results(args.out, "crash", result)
+            save()
     for broker, r in results.items():
         p = r["kill_to_resumed_progress"]
         print(f"crash[{broker}]: {r['trials']} kills ({r['kills_by_stage']}), lost {r['lost_jobs']}, "
