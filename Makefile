@@ -85,7 +85,7 @@ lint: install
 	$(BIN)/ruff check assistant evals tests benchmarks samples
 
 # Each benchmark merges its section into bench/results.json (speed is measured here, never asserted in tests).
-BENCHMARKS := asr drafting memory queue load diarise
+BENCHMARKS := asr drafting memory queue load diarise crash
 bench: models system-deps
 	mkdir -p bench
 	for b in $(BENCHMARKS); do \

@@ -135,8 +135,15 @@ class Settings(BaseSettings):
     )
     broker_visibility_timeout_s: int = Field(
         default=6 * 3600, ge=1,
-        description="Redis broker: seconds before a job whose worker vanished is handed to another worker. "
-        "Must be longer than the longest job (a 3-hour recording).",
+        description="Redis broker: seconds before an unacknowledged message is delivered again. A last resort "
+        "only (a lost worker's job is re-queued by the reaper, `job_lost_after_s`); must be longer than the "
+        "longest job (a 3-hour recording).",
+    )
+    job_lost_after_s: float = Field(
+        default=30.0, ge=1,
+        description="A running job whose lock is free (its worker died) and whose heartbeat is older than this "
+        "is re-queued by the reaper that every worker and job-running API process runs. Workers beat every "
+        "sixth of it.",
     )
     job_max_attempts: int = Field(
         default=3, ge=1, le=20,

@@ -1,8 +1,8 @@
 """`python -m benchmarks.report`: bench/results.json -> bench/report.md, and the headline table on stdout.
 
 The headline keys are stable for tracking over time: asr.ratio, asr.rtf, drafting.total_s,
-drafting.long_total_s, memory.serve_peak_rss_mb, api.upload_p95_ms. A benchmark that has not been run shows as
-"not run".
+drafting.long_total_s, memory.serve_peak_rss_mb, api.upload_p95_ms, crash.redis.kill_to_resumed_progress.p95_s,
+crash.rabbitmq.kill_to_resumed_progress.p95_s. A benchmark that has not been run shows as "not run".
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ HEADLINE: list[tuple[str, str, float, bool]] = [
     ("drafting.long_total_s", "record + summary for a ~9,000-word (hour-long) visit (s)", 480.0, False),
     ("memory.serve_peak_rss_mb", "peak RSS of `assistant serve` with one job (MB)", 3072.0, False),
     ("api.upload_p95_ms", "upload accept p95, 50 concurrent clients (ms)", 250.0, False),
+    ("crash.redis.kill_to_resumed_progress.p95_s", "worker SIGKILLed mid-job, Redis: kill -> resumed (s)", 60.0,
+     False),
+    ("crash.rabbitmq.kill_to_resumed_progress.p95_s", "the same on RabbitMQ (s)", 60.0, False),
 ]
 
 

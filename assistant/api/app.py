@@ -115,7 +115,8 @@ def create_app(settings: Settings | None = None, *, engines: Engines | None = No
 
             queue = RelayJobQueue(jobs_to)
         else:
-            queue = LocalJobQueue(db, JobRunner(settings, db, shared, blobs), workers=settings.job_workers)
+            queue = LocalJobQueue(db, JobRunner(settings, db, shared, blobs), settings,
+                                  workers=settings.job_workers)
         app.state.db, app.state.queue, app.state.engines, app.state.blobs = db, queue, shared, blobs
         app.state.local_user_id = ensure_local_user(db)
         app.state.inspect_audio = inspect_audio(settings)

@@ -22,6 +22,7 @@ from assistant.api.schemas import (
     Accepted,
     Approve,
     Deleted,
+    JobEvent,
     JobOut,
     NotesIn,
     PresentPerson,
@@ -37,6 +38,7 @@ from assistant.api.uploads import discard, file_sha256, receive_upload
 from assistant.audit import append as audit
 from assistant.audit import sha256_bytes, sha256_json
 from assistant.diarise.merge import apply_speaker_names
+from assistant.jobs.reaper import describe
 from assistant.records import FLAG_HIGH_RISK, CaseRecord, Statement
 from assistant.store.db import WriterBusy
 from assistant.store.tables import Job, Record, Recording, RecordVersion, new_id
@@ -80,6 +82,7 @@ def _job_out(job: Any) -> JobOut:
     return JobOut(id=job.id, state=job.state, stage=job.stage, progress=job.progress, error=job.error,  # type: ignore[arg-type]
                   record_id=job.record_id, recording_id=job.recording_id, template=job.template_id,
                   speakers=job.speakers, present=[PresentPerson.model_validate(p) for p in job.present or []],
+                  history=[JobEvent(at=e.get("at", ""), text=describe(e)) for e in job.history or []],
                   created_at=job.created_at, updated_at=job.updated_at)
 
 

@@ -38,6 +38,12 @@ class PresentPerson(BaseModel):
     role: str = ""
 
 
+class JobEvent(BaseModel):
+    """Something that happened to a job on the way, e.g. "worker lost at transcribing, resumed by w2@host"."""
+    at: str
+    text: str
+
+
 class JobOut(BaseModel):
     id: str
     state: Literal["queued", "running", "done", "failed"]
@@ -49,6 +55,7 @@ class JobOut(BaseModel):
     template: str
     speakers: int | None = None
     present: list[PresentPerson] = Field(default_factory=list)
+    history: list[JobEvent] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
 

@@ -4,9 +4,11 @@ stage functions (`JobRunner.transcribe_stage` / `draft_stage`); job state lives 
 only carries job ids.
 
 Delivery: `acks_late` + `task_reject_on_worker_lost` + prefetch 1, so a message is acknowledged only after
-its stage committed, and a worker that dies mid-job leaves its message to be delivered again (RabbitMQ: at
-once; Redis: after the visibility timeout, which must exceed the longest job). A duplicate delivery finds
-the stage done (no-op) or the job locked by a live worker ("busy": checked again later). Transient errors
+its stage committed. A worker that dies mid-job is noticed by the reaper that every worker runs on a timer
+(`assistant.jobs.reaper`: lock free, heartbeat old), which publishes the job's stage again within
+`job_lost_after_s` plus a beat, on any broker. The broker's own redelivery stays as the last resort
+(RabbitMQ: at once; Redis: after the visibility timeout, which must exceed the longest job). A duplicate
+delivery finds the stage done (no-op) or the job locked by a live worker ("busy": checked again later). Transient errors
 are retried with exponential backoff; after `job_max_attempts` the job is `failed` with its reason.
 
 Nothing connects at import time: `make_celery(settings)` builds the app, `run_worker` starts a worker.
@@ -88,6 +90,17 @@ def send(app: Celery, queue: str, job_id: str) -> None:
     app.send_task(TASK_NAMES[queue], args=[job_id], queue=queue, retry=True, retry_policy=PUBLISH_RETRY)
 
 
+def stage_queue(db: Any, job_id: str) -> str:
+    """The queue of the job's next stage: transcription until a transcript is saved, then drafting."""
+    from assistant.store.tables import Job
+
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise KeyError(job_id)
+        return TRANSCRIBE if job.kind != "notes" and job.transcript is None else DRAFT
+
+
 # -- worker side -----------------------------------------------------------------------------------
 
 
@@ -109,17 +122,20 @@ _runtime: _Runtime | None = None
 _runtime_lock = threading.Lock()
 
 
-def worker_runtime(settings: Settings) -> _Runtime:
-    """Per process, built on the first task (after the prefork fork, so no connection or model is shared)."""
+def worker_runtime(settings: Settings, hostname: str | None = None) -> _Runtime:
+    """Per process, built on the first task (after the prefork fork, so no connection or model is shared).
+    `hostname` (the Celery worker's name) says who holds the jobs this process runs."""
     global _runtime
     with _runtime_lock:
         if _runtime is None or _runtime.pid != os.getpid():
+            from assistant.jobs.reaper import worker_name
             from assistant.jobs.stages import Engines, JobRunner
             from assistant.store.db import Database
 
             db = Database(settings)
             engines = Engines(settings)
-            _runtime = _Runtime(os.getpid(), db, engines, JobRunner(settings, db, engines))
+            runner = JobRunner(settings, db, engines, worker=worker_name(hostname))
+            _runtime = _Runtime(os.getpid(), db, engines, runner)
         return _runtime
 
 
@@ -135,14 +151,17 @@ signals.worker_process_shutdown.connect(close_runtime, weak=False)
 signals.worker_shutdown.connect(close_runtime, weak=False)
 
 
-def busy_delay(settings: Settings) -> float:
-    """When another live worker holds the job: look again later (it may die; its message may be gone)."""
-    return float(min(60, max(1, settings.broker_visibility_timeout_s // 4)))
+def busy_delay(settings: Settings, retries: int = 0) -> float:
+    """When another worker holds the job: look again later (it may die; its message may be gone). Soon at
+    first: RabbitMQ redelivers a SIGKILLed worker's message within milliseconds, before PostgreSQL has noticed
+    the dead connection and dropped its lock (measured: every such redelivery was "busy", and then waited a
+    full minute); then backing off to a minute, for a holder that is alive and busy."""
+    return float(min(60, max(1, settings.broker_visibility_timeout_s // 4), 2 ** retries))
 
 
 def run_stage(task: Task, settings: Settings, queue: str, job_id: str) -> str:
     """The body of both tasks. Returns what happened (for logs and tests)."""
-    runner = worker_runtime(settings).runner
+    runner = worker_runtime(settings, task.request.hostname).runner
     stage = runner.transcribe_stage if queue == TRANSCRIBE else runner.draft_stage
     log.info("job %s: %s stage starting (delivery %d)", job_id, queue, task.request.retries + 1)
     try:
@@ -156,7 +175,7 @@ def run_stage(task: Task, settings: Settings, queue: str, job_id: str) -> str:
     if outcome in (DRAFT, TRANSCRIBE):
         send(task.app, outcome, job_id)
     elif outcome == "busy":
-        raise task.retry(countdown=busy_delay(settings))
+        raise task.retry(countdown=busy_delay(settings, task.request.retries))
     return outcome
 
 
@@ -222,5 +241,28 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int = 1, pool
             f"--loglevel={loglevel}", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     if hostname:
         argv.append(f"--hostname={hostname}")
+    _reap_while_running(settings, app)
     log.info("worker on %s, queues %s, %d process(es)", redacted(settings.broker_url), queues, concurrency)
     app.worker_main(argv)
+
+
+def _reap_while_running(settings: Settings, app: Celery) -> None:
+    """The reaper on a timer in the worker's main process, from `worker_ready` (once the pool has forked)
+    to shutdown. Its connections are closed after each sweep, so a pool process forked later (to replace
+    one that died) inherits none of them."""
+    from assistant.jobs.reaper import ReaperTimer
+    from assistant.store.db import Database
+
+    timer: list[ReaperTimer] = []
+
+    def start(**_: Any) -> None:
+        db = Database(settings, migrate=False)
+        timer.append(ReaperTimer(db, settings, lambda job_id: send(app, stage_queue(db, job_id), job_id),
+                                 after_sweep=db.engine.dispose).start())
+
+    def stop(**_: Any) -> None:
+        while timer:
+            timer.pop().stop()
+
+    signals.worker_ready.connect(start, weak=False)
+    signals.worker_shutdown.connect(stop, weak=False)

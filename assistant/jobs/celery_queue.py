@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from assistant.config import Settings
-from assistant.jobs.celery_app import DRAFT, TRANSCRIBE, make_celery, redacted, send
+from assistant.jobs.celery_app import make_celery, redacted, send, stage_queue
 from assistant.store.db import Database
 from assistant.store.tables import Job
 
@@ -25,12 +25,7 @@ class CeleryJobQueue:
         log.info("jobs go to Celery workers through %s", redacted(self.settings.broker_url))
 
     def queue_for(self, job_id: str) -> str:
-        with self.db.session() as s:
-            job = s.get(Job, job_id)
-            if job is None:
-                raise KeyError(job_id)
-            needs_asr = job.kind != "notes" and job.transcript is None
-        return TRANSCRIBE if needs_asr else DRAFT
+        return stage_queue(self.db, job_id)
 
     def submit(self, job_id: str) -> None:
         """Publish the job's next stage. If the broker is unreachable the job is marked failed with that

@@ -1,4 +1,6 @@
-"""In-process job runner: worker threads fed from a queue, jobs persisted in the DB first."""
+"""In-process job runner: worker threads fed from a queue, jobs persisted in the DB first. Jobs a crash left
+running are taken back by the reaper (assistant.jobs.reaper): at start-up at once, and on a timer after that
+(for a job whose holder was another process on the same database)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from assistant.config import Settings
+from assistant.jobs.reaper import ReaperTimer, reap
 from assistant.store.db import Database
 from assistant.store.tables import Job
 
@@ -39,8 +43,10 @@ def lower_thread_priority(increment: int = BACKGROUND_NICE) -> None:
 
 
 class LocalJobQueue:
-    def __init__(self, db: Database, run: Callable[[str], None], workers: int = 1) -> None:
+    def __init__(self, db: Database, run: Callable[[str], None], settings: Settings, workers: int = 1) -> None:
         self._db = db
+        self._settings = settings
+        self._reaper: ReaperTimer | None = None
         self._run = run
         self._workers = workers
         self._queue: queue.Queue[str | None] = queue.Queue()
@@ -48,15 +54,13 @@ class LocalJobQueue:
 
     def start(self) -> None:
         with self._db.session() as s:
-            pending = s.scalars(
-                select(Job).where(Job.state.in_(("queued", "running"))).order_by(Job.created_at)
-            ).all()
-            for job in pending:
-                if job.state == "running":
-                    job.state, job.stage = "queued", "requeued after restart"
-            ids = [j.id for j in pending]
+            ids = list(s.scalars(select(Job.id).where(Job.state == "queued").order_by(Job.created_at)))
         for job_id in ids:
             self._queue.put(job_id)
+        # A job left running lost its worker with the process before this one, unless its lock says another
+        # live process (a second server on the same database) holds it: no need to wait for the heartbeat.
+        ids += reap(self._db, self._settings, self._queue.put, lost_after_s=0)
+        self._reaper = ReaperTimer(self._db, self._settings, self.submit).start()
         for i in range(self._workers):
             t = threading.Thread(target=self._loop, name=f"job-worker-{i}", daemon=True)
             t.start()
@@ -68,6 +72,9 @@ class LocalJobQueue:
         self._queue.put(job_id)
 
     def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.stop()
+            self._reaper = None
         for _ in self._threads:
             self._queue.put(None)
         for t in self._threads:

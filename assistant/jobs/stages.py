@@ -5,7 +5,9 @@ Each stage claims the job under a per-job lock (`assistant.jobs.locks`), so a du
 it twice at once; the transcript is saved when transcription ends, and the record, its first version and
 the job's `done` commit in one transaction. A re-run of a finished stage is a no-op. `attempts` counts the
 starts of the current stage (reset when transcription is saved); a stage found `running` when claimed was
-left by a worker that died, and counts as a lost attempt."""
+left by a worker that died, and counts as a lost attempt. While a stage runs, the job row names its holder and
+a heartbeat thread keeps `heartbeat_at` fresh, so a reaper (`assistant.jobs.reaper`) can tell a dead worker's
+job from a busy one."""
 
 from __future__ import annotations
 
@@ -21,9 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from assistant.blobs import BlobStore, blob_store
 from assistant.config import Settings
 from assistant.jobs.locks import job_lock
+from assistant.jobs.reaper import Heartbeat, lost_event, resumed, worker_name
 from assistant.records import CaseRecord
 from assistant.store.db import Database
-from assistant.store.tables import Job, Record, Recording, RecordVersion
+from assistant.store.tables import Job, Record, Recording, RecordVersion, utcnow
 from assistant.transcript import Participant, Transcript, parse_text
 
 log = logging.getLogger(__name__)
@@ -90,9 +93,11 @@ Next = Literal["draft", "transcribe", "done", "skip", "busy"]
 
 class JobRunner:
     def __init__(
-        self, settings: Settings, db: Database, engines: Engines, blobs: BlobStore | None = None
+        self, settings: Settings, db: Database, engines: Engines, blobs: BlobStore | None = None,
+        worker: str | None = None,
     ) -> None:
         self.settings = settings
+        self.worker = worker or worker_name()
         self.db = db
         self.engines = engines
         self.blobs = blobs or blob_store(settings)
@@ -123,11 +128,19 @@ class JobRunner:
             return None  # idempotent: deleted, or already finished by another worker
         if job.state == "running":  # we hold the lock, so whoever set this died mid-stage
             log.warning("job %s: previous %s attempt was lost (worker died)", job_id, stage)
+            event = lost_event(stage, job.holder)  # found by the broker's redelivery before any reaper
             if job.attempts >= self.settings.job_max_attempts:
+                event["outcome"] = "not resumed: out of attempts"
+                job.history = [*(job.history or []), event]
                 job.state, job.error = "failed", f"worker lost {job.attempts} times during {stage}"
                 return None
+            job.history = [*(job.history or []), event]
         job.state, job.attempts = "running", job.attempts + 1
+        job.holder, job.heartbeat_at, job.history = self.worker, utcnow(), resumed(job.history, self.worker)
         return job
+
+    def _beating(self, job_id: str) -> Heartbeat:
+        return Heartbeat(self.db, self.settings, job_id, self.worker)
 
     def _lock(self, job_id: str) -> AbstractContextManager[bool]:
         return job_lock(self.db, self.settings, job_id)
@@ -154,7 +167,7 @@ class JobRunner:
                 speakers = job.speakers or len(present) or None
             if ref is None:
                 raise FileNotFoundError("the recording for this job no longer exists")
-            with self.blobs.local_copy(ref) as audio:
+            with self._beating(job_id), self.blobs.local_copy(ref) as audio:
                 transcript = self._transcribe(job_id, audio, speakers)
             transcript = with_participants(transcript, present)
             # Saved with the job back in `queued` for the draft stage, whose attempts count afresh.
@@ -178,8 +191,9 @@ class JobRunner:
                 saved, text, template_id, engine = job.transcript, job.input_text, job.template_id, job.engine
                 owner = job.owner_id
             transcript = Transcript.model_validate(saved) if saved is not None else parse_text(text or "")
-            record = self._draft(job_id, transcript, template_id, engine)
-            self._save(job_id, owner, record)
+            with self._beating(job_id):
+                record = self._draft(job_id, transcript, template_id, engine)
+                self._save(job_id, owner, record)
             return "done"
 
     def fail(self, job_id: str, exc: BaseException | str) -> None:

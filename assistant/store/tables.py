@@ -66,6 +66,12 @@ class Job(Base):
     present: Mapped[list | None] = mapped_column(JSON, nullable=True)
     transcript: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     record_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The worker running the job and when it last said it was alive: a running job whose lock is free and
+    # whose heartbeat is old lost its worker, and a reaper queues it again (assistant.jobs.reaper).
+    holder: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # What happened to the job on the way, shown on the page: [{at, event}], e.g. a lost worker.
+    history: Mapped[list | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

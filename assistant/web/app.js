@@ -117,6 +117,11 @@ function showJob(job) {
   $("job").hidden = false;
   $("job-stage").textContent = job.state === "failed" ? `Failed: ${job.error || "unknown reason"}` : `${job.stage}`;
   $("job-progress").value = job.progress;
+  // A lost worker (and who took the job over) is shown while the job waits or runs again.
+  const last = (job.history || []).at(-1);
+  const waiting = job.state === "queued" || job.state === "running";
+  $("job-history").hidden = !(last && waiting);
+  $("job-history").textContent = last && waiting ? `Note: ${last.text}` : "";
   if (job.state === "done" && job.record_id) openRecord(job.record_id);
   if (job.state === "failed") showError(`The job failed: ${job.error || "unknown reason"}`);
 }

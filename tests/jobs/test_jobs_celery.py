@@ -4,6 +4,7 @@ the API publishing jobs (Whisper tiny.en + the extractive engine keep it quick o
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,9 @@ from assistant.store.tables import Job, Record, Recording, RecordVersion, User
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
-# Short, so a worker killed mid-job hands its message on quickly; the visit's jobs take ~10-20 s.
-VISIBILITY_S = 12
+# The shipped settings (a 6-hour Redis visibility timeout): a job whose worker dies is resumed by the reaper,
+# not by the broker. The issue's bound for that, from the kill to another worker running the job:
+RESUME_BOUND_S = 60
 
 
 @dataclass
@@ -33,6 +35,16 @@ class Cluster:
     api: TestClient
     workers: list[WorkerProcess]
     db: Database
+    env: dict[str, str]
+    log_dir: Path
+
+    def replace(self, dead: WorkerProcess) -> None:
+        """A new worker in place of a killed one, so each test starts with two."""
+        dead.stop()
+        fresh = WorkerProcess(f"w-{uuid.uuid4().hex[:6]}", "transcribe,draft", self.env,
+                              self.log_dir)
+        self.workers[self.workers.index(dead)] = fresh
+        fresh.wait_ready()
 
     def wait_job(self, job_id: str, timeout: float = 240.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -56,14 +68,13 @@ def cluster(postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPath
             visit_wav: Path) -> Iterator[Cluster]:
     data_dir = tmp_path_factory.mktemp("shared-volume")  # the "shared volume": same path for all
     settings = Settings(data_dir=data_dir, models_cache_dir=models_cache(), database_url=postgres_url,
-                        queue="celery", broker_url=redis_url, whisper_model="tiny.en",
-                        broker_visibility_timeout_s=VISIBILITY_S, job_retry_backoff_s=1.0)
+                        queue="celery", broker_url=redis_url, whisper_model="tiny.en", job_retry_backoff_s=1.0)
+    assert settings.broker_visibility_timeout_s == 6 * 3600  # the shipped value, not a test-only one
     env = worker_env({
         "ASSISTANT_DATA_DIR": str(data_dir), "ASSISTANT_MODELS_CACHE_DIR": str(models_cache()),
         "ASSISTANT_DATABASE_URL": postgres_url, "ASSISTANT_QUEUE": "celery",
         "ASSISTANT_BROKER_URL": redis_url,
-        "ASSISTANT_WHISPER_MODEL": "tiny.en", "ASSISTANT_BROKER_VISIBILITY_TIMEOUT_S": str(VISIBILITY_S),
-        "ASSISTANT_JOB_RETRY_BACKOFF_S": "1",
+        "ASSISTANT_WHISPER_MODEL": "tiny.en", "ASSISTANT_JOB_RETRY_BACKOFF_S": "1",
     })
     logs = tmp_path_factory.mktemp("worker-logs")
     workers = [WorkerProcess(name, "transcribe,draft", env, logs) for name in ("w1", "w2")]
@@ -71,7 +82,7 @@ def cluster(postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPath
         for w in workers:
             w.wait_ready()
         with TestClient(create_app(settings)) as api:
-            yield Cluster(settings, api, workers, api.app.state.db)  # type: ignore[attr-defined]
+            yield Cluster(settings, api, workers, api.app.state.db, env, logs)  # type: ignore[attr-defined]
     finally:
         for w in workers:
             w.stop()
@@ -176,46 +187,57 @@ def test_a_failed_job_is_listed_and_a_retry_requeues_it_to_the_workers(cluster: 
     assert cluster.wait_job(job_id, timeout=60)["state"] == "done"
 
 
-def _holder(cluster: Cluster, job_id: str) -> WorkerProcess | None:
-    """The worker that took this job's transcription (its log says so as the stage starts)."""
-    mark = f"job {job_id}: transcribe stage starting"
-    return next((w for w in cluster.workers if mark in w.log()), None)
-
-
-def test_worker_killed_mid_job_the_other_worker_completes_it_exactly_once(
-    cluster: Cluster, visit_wav: Path
-) -> None:
-    victim = None
-    for _ in range(3):  # a warm worker can transcribe fast: if we miss the window, try another upload
-        job_id = cluster.upload(visit_wav)
+def _catch(cluster: Cluster, wav: Path, stage: str) -> tuple[str, WorkerProcess]:
+    """Upload until a job is caught early in `stage` ("transcribing" or "drafting"); returns it and the worker
+    holding it. A warm worker can be quick: a missed window is tried again with another upload."""
+    for _ in range(4):
+        job_id = cluster.upload(wav)
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # progress runs 0 -> 0.5 while transcribing
-            job = cluster.api.get(f"/api/jobs/{job_id}").json()
-            holder = _holder(cluster, job_id)
-            if holder and job["stage"] == "transcribing" and job["progress"] < 0.4:
-                victim = holder
-                break
-            if job["progress"] >= 0.4 or job["state"] in ("done", "failed"):
+        while time.monotonic() < deadline:
+            with cluster.db.session() as s:
+                job = s.get(Job, job_id)
+                state, now, progress, holder = job.state, job.stage, job.progress, job.holder or ""
+            late = progress >= 0.4 if stage == "transcribing" else progress >= 0.9
+            if state == "running" and now.startswith(stage) and not late:
+                victim = next((w for w in cluster.workers if holder.startswith(f"{w.name} pid ")), None)
+                if victim is not None:
+                    return job_id, victim
+            if state in ("done", "failed") or (now.startswith(stage) and late):
                 break  # missed it
-            time.sleep(0.05)
-        if victim:
-            break
-    assert victim is not None, "never caught a job mid-transcription"
+            time.sleep(0.02)
+    raise AssertionError(f"never caught a job while {stage}")
+
+
+@pytest.mark.parametrize("stage", ["transcribing", "drafting"])
+def test_worker_killed_mid_stage_another_resumes_it_within_the_bound_exactly_once(
+    cluster: Cluster, visit_wav: Path, stage: str
+) -> None:
+    job_id, victim = _catch(cluster, visit_wav, stage)
     victim.kill9()  # SIGKILL to the worker's whole process group: no goodbye, no ack
+    killed = time.monotonic()
     survivor = next(w for w in cluster.workers if w is not victim)
+    resumed_after = None
+    while resumed_after is None and time.monotonic() - killed < RESUME_BOUND_S + 30:
+        with cluster.db.session() as s:
+            job = s.get(Job, job_id)
+            if job.state == "done" or (job.state == "running" and job.holder.startswith(survivor.name)):
+                resumed_after = time.monotonic() - killed
+        time.sleep(0.1)
+    assert resumed_after is not None and resumed_after <= RESUME_BOUND_S, (resumed_after, survivor.log()[-3000:])
 
     job = cluster.wait_job(job_id)
     assert job["state"] == "done", job
+    assert any(e["text"].startswith(f"worker lost at {stage}, resumed by {survivor.name} pid ")
+               for e in job["history"]), job["history"]
     with cluster.db.session() as s:
         records = s.scalars(select(Record).where(Record.job_id == job_id)).all()
         assert len(records) == 1
         versions = s.scalar(select(func.count()).select_from(RecordVersion)
                             .where(RecordVersion.record_id == records[0].id))
         assert versions == 1
-    log = survivor.log()
-    assert f"job {job_id}: previous transcribing attempt was lost" in log, log[-3000:]
-    assert f"job {job_id}: draft stage -> done" in log
+    assert f"job {job_id}: draft stage -> done" in survivor.log()
     assert victim.proc.poll() is not None
+    cluster.replace(victim)
 
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"

@@ -1,16 +1,24 @@
-"""The in-process queue: jobs run on worker threads that yield the CPU to the API."""
+"""The in-process queue: jobs run on worker threads that yield the CPU to the API, and a job whose server
+was killed is resumed when it starts again."""
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import threading
+import time
+from pathlib import Path
 
+import httpx
 import pytest
+from sqlalchemy import func, select
+from support import kill9, serve
 
 from assistant.config import Settings
 from assistant.jobs.local import BACKGROUND_NICE, LocalJobQueue
 from assistant.store.db import Database
+from assistant.store.tables import AuditEntry, Record
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice is Linux behaviour")
@@ -33,7 +41,7 @@ def test_job_threads_and_what_they_start_run_nicer_than_the_api_and_idle_priorit
         done.set()
 
     api = priority()
-    queue = LocalJobQueue(db, run)
+    queue = LocalJobQueue(db, run, settings)
     try:
         queue.start()
         queue.submit("j1")
@@ -44,3 +52,49 @@ def test_job_threads_and_what_they_start_run_nicer_than_the_api_and_idle_priorit
     expected = (min(19, api[0] + BACKGROUND_NICE), os.SCHED_IDLE)
     assert seen == {"job": expected, "started_by_job": expected}
     assert priority() == api  # the caller is untouched
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="several API processes on one port: Linux")
+def test_serve_killed_mid_draft_resumes_the_job_at_restart_with_one_record(
+    tmp_path: Path, visit_wav: Path
+) -> None:
+    """`assistant serve` (two API processes, SQLite) SIGKILLed while drafting: the next start takes the job
+    back from the dead server, drafts it once, and says so in the job's history."""
+    data = tmp_path / "data"
+    env = {"ASSISTANT_WHISPER_MODEL": "tiny.en", "ASSISTANT_API_WORKERS": "2"}
+    job_id = None
+    with serve(data, tmp_path / "serve-1.log", **env) as (proc, base):
+        for _ in range(4):  # a window missed (drafting done before we looked) is tried again
+            r = httpx.post(f"{base}/api/recordings", files={"file": ("v.wav", visit_wav.read_bytes(), "audio/wav")},
+                           data={"template": "sc_contact_note", "engine": "extractive"}, timeout=60)
+            assert r.status_code == 202, r.text
+            candidate = r.json()["job_id"]
+            while (job := httpx.get(f"{base}/api/jobs/{candidate}", timeout=10).json())["state"] != "done":
+                if job["stage"].startswith("drafting") and job["progress"] < 0.9:
+                    job_id = candidate
+                    break
+                assert job["state"] != "failed", job
+                time.sleep(0.02)
+            if job_id:
+                break
+        assert job_id, "never caught a job while drafting"
+        kill9(proc)  # the first process: it runs the jobs; the other dies with it (parent-death signal)
+    with serve(data, tmp_path / "serve-2.log", **env) as (proc, base):
+        deadline = time.monotonic() + 300
+        while (job := httpx.get(f"{base}/api/jobs/{job_id}", timeout=10).json())["state"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+        pid = proc.pid
+    assert job["state"] == "done", job
+    assert [e["text"] for e in job["history"]] == [
+        f"worker lost at drafting, resumed by serve@{socket.gethostname()} pid {pid}"]
+    db = Database(Settings(data_dir=data))
+    try:
+        with db.session() as s:
+            assert s.scalar(select(func.count()).select_from(Record).where(Record.job_id == job_id)) == 1
+            actions = [e.action for e in s.scalars(select(AuditEntry)) if e.objects.get("job") == job_id]
+    finally:
+        db.dispose()
+    # Transcribed once (before the kill), drafted once (after the restart), by the one process that runs jobs.
+    assert actions.count("transcribe") == 1 and actions.count("draft") == 1, actions

@@ -308,3 +308,10 @@ def test_unreachable_broker_fails_the_job_with_a_reason_and_retry_requeues(setti
         db.dispose()
     again = runner.invoke(cli, ["jobs", "retry", job["id"]], env=env)
     assert again.exit_code == 1 and "is done" in again.output
+
+
+def test_a_busy_job_is_looked_at_again_soon_then_every_minute(settings: Settings) -> None:
+    from assistant.jobs.celery_app import busy_delay
+
+    # A redelivery that beat the dead holder's lock release is retried in a second, not a minute.
+    assert [busy_delay(settings, n) for n in range(8)] == [1, 2, 4, 8, 16, 32, 60, 60]

@@ -227,3 +227,32 @@ def test_0003_adds_who_was_there_to_existing_jobs_and_downgrades(tmp_path: Path)
             assert conn.execute(text("SELECT id FROM jobs")).scalar() == "j1"
     finally:
         engine.dispose()
+
+
+def test_0004_adds_holder_heartbeat_and_history_to_existing_jobs_and_downgrades(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'v3.db'}")
+    try:
+        assert upgrade(engine, "0003") == "0003"
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (id, name, token_hash, created_at) "
+                              "VALUES ('u1', 'alice', 'h', '2026-01-01 00:00:00')"))
+            conn.execute(text("INSERT INTO jobs (id, owner_id, kind, state, stage, progress, attempts, template_id, "
+                              "engine, created_at, updated_at) VALUES ('j1', 'u1', 'audio', 'running', 'drafting', "
+                              "0.6, 1, 'sc_contact_note', 'llm', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        assert upgrade(engine) == head_revision()
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT id, holder, heartbeat_at, history FROM jobs")).one()
+            assert row == ("j1", None, None, None)  # a job from before heartbeats: its updated_at stands in
+        assert _models_diff(engine) == []
+        from alembic import command
+
+        from assistant.store.migrations import alembic_config
+
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+        assert {c["name"] for c in inspect(engine).get_columns("jobs")}.isdisjoint(
+            {"holder", "heartbeat_at", "history"})
+    finally:
+        engine.dispose()
