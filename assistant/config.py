@@ -39,10 +39,10 @@ class Settings(BaseSettings):
     # -- speaker diarisation of single-channel recordings (issue 10) --------------------------------
     diarise: Literal["auto", "on", "off"] = Field(
         default="auto",
-        description="Who-said-what for single-channel recordings: 'auto' diarises when more than one speaker "
-        "is expected (the caller gives the number, e.g. from the Present: list); 'on' diarises every "
-        "single-channel recording, estimating the number of speakers when it is not given; 'off' never. "
-        "Two-channel recordings with a mic per person always use the channels instead.",
+        description="Who-said-what for single-channel recordings: 'auto' (and 'on', the same) diarises every "
+        "single-channel recording, estimating the number of speakers unless the caller gives it, and skips "
+        "only when the caller says one person speaks (speakers=1, e.g. dictation); 'off' never. Two-channel "
+        "recordings with a mic per person always use the channels instead.",
     )
     diarise_max_speakers: int = Field(
         default=8, ge=1, le=20, description="Most speakers the diariser will find when it estimates the number."

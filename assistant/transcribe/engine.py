@@ -33,7 +33,7 @@ from assistant.transcribe.channels import (
 from assistant.transcribe.filters import drop_reason, dropped_record
 from assistant.transcript import Segment, Transcript
 
-MONO_SPEAKER = "unknown"  # one channel carries everyone; speaker turns are not assigned here
+MONO_SPEAKER = "unknown"  # one channel, not diarised (switched off, or the caller said one speaker)
 TOO_SHORT_SECONDS = 1.0
 # Per-channel transcription: a segment whose words are further apart than this is split in two. On a
 # channel that is silent while the other person talks, Whisper runs one person's turns together.
@@ -285,7 +285,7 @@ class WhisperTranscriber:
                 declared_duration=audio.info.expected_duration,
                 decode_errors=audio.decode_errors,
             )
-        return Transcript(
+        transcript = Transcript(
             id=digest[:16],
             source=digest,
             language=language,
@@ -295,6 +295,11 @@ class WhisperTranscriber:
             flags=flags,
             contact_date=audio.info.recorded_on if audio is not None else None,
         )
+        if turns is not None:
+            from assistant.diarise.names import suggest_names
+
+            transcript.speaker_suggestions = suggest_names(transcript)
+        return transcript
 
 
     def _diarise(
@@ -308,6 +313,8 @@ class WhisperTranscriber:
 
             self.diariser = build_diariser(self.settings)
         turns = self.diariser.diarise(np.ascontiguousarray(use), speakers=speakers)
+        if not turns:
+            return None, {}  # no speech: the transcript says "no speech", not a diarised nothing
         found = sorted({t.speaker for t in turns})
         return turns, {**self.diariser.describe(), "speakers_expected": speakers, "speakers_found": len(found)}
 
