@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     whisper_threads: int = Field(
         default=0, ge=0, description="CPU threads for Whisper; 0 means one per core."
     )
+    language_check: float = Field(
+        default=0.6, ge=0.0, le=1.0,
+        description="A recording that Whisper's own language detection (first 30 s of speech) puts in another "
+        "language than ASSISTANT_WHISPER_LANGUAGE with at least this probability is refused with the reason, "
+        "rather than decoded into confident nonsense. 0 switches the check off; needs a multilingual model.",
+    )
     # -- speaker diarisation of single-channel recordings (issue 10) --------------------------------
     diarise: Literal["auto", "on", "off"] = Field(
         default="auto",

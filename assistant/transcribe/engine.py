@@ -39,6 +39,16 @@ TOO_SHORT_SECONDS = 1.0
 # channel that is silent while the other person talks, Whisper runs one person's turns together.
 WORD_GAP_SPLIT_SECONDS = 1.0
 
+# Names for the reason a recording in another language is refused (Whisper's codes; others show the code).
+LANGUAGE_NAMES = {
+    "en": "English", "pl": "Polish", "ro": "Romanian", "ur": "Urdu", "pa": "Punjabi", "bn": "Bengali",
+    "gu": "Gujarati", "ar": "Arabic", "pt": "Portuguese", "es": "Spanish", "fr": "French", "de": "German",
+    "it": "Italian", "lt": "Lithuanian", "lv": "Latvian", "so": "Somali", "tr": "Turkish", "zh": "Chinese",
+    "cy": "Welsh", "ru": "Russian", "uk": "Ukrainian", "fa": "Persian", "hi": "Hindi", "ta": "Tamil",
+    "bg": "Bulgarian", "hu": "Hungarian", "sk": "Slovak", "cs": "Czech", "nl": "Dutch", "el": "Greek",
+}
+LANGUAGE_SAMPLE_SECONDS = 120  # VAD runs over this much; Whisper then listens to the first 30 s of speech
+
 _models: dict[tuple[str, int], Any] = {}
 _models_lock = threading.Lock()
 
@@ -213,6 +223,7 @@ class WhisperTranscriber:
             progress(0.0, total)
 
         model = load_model(self.settings, self.model_name)
+        detected = self._check_language(model, use if use.ndim == 1 else use.mean(axis=0, dtype=np.float32))
         per_channel: list[list[ChannelSegment]] = []
         dropped: list[dict[str, Any]] = []
         language = self.language
@@ -267,6 +278,8 @@ class WhisperTranscriber:
         asr = self.asr_settings(mode == "per_channel" or turns is not None)
         if diarisation:
             asr["diarisation"] = diarisation
+        if detected is not None:
+            asr["language_detected"] = detected
         asr.update(
             channel_mode=mode,
             language_probability=language_probability,
@@ -301,6 +314,29 @@ class WhisperTranscriber:
             transcript.speaker_suggestions = suggest_names(transcript)
         return transcript
 
+
+    def _check_language(self, model: Any, mono: np.ndarray) -> dict[str, Any] | None:
+        """Whisper's own language detection on the first 30 s of speech; raises AudioError when the recording
+        is confidently in another language than the configured one (drafting would be nonsense)."""
+        expected = self.language
+        if not expected or not self.settings.language_check or not model.model.is_multilingual:
+            return None
+        head = np.ascontiguousarray(mono[: LANGUAGE_SAMPLE_SECONDS * WHISPER_SAMPLE_RATE])
+        try:
+            language, probability, _ = model.detect_language(head, vad_filter=True)
+        except (ValueError, RuntimeError):  # no speech at all: nothing to detect, "no speech" follows
+            return None
+        found = {"language": language, "probability": round(float(probability), 3)}
+        if language != expected and probability >= self.settings.language_check:
+            from assistant.audio import AudioError
+
+            name = LANGUAGE_NAMES.get(language, f"language '{language}'")
+            raise AudioError(
+                "other_language",
+                f"This recording seems to be in {name} ({probability:.2f}); the offline model drafts "
+                f"{LANGUAGE_NAMES.get(expected, expected)} records only (ASSISTANT_LANGUAGE_CHECK=0 to transcribe "
+                "it anyway)")
+        return found
 
     def _diarise(
         self, use: np.ndarray, mode: str, speakers: int | None
