@@ -68,7 +68,8 @@ def items(seconds: float, test_data: Path | None) -> list[tuple[str, Path, str, 
     return out
 
 
-def run(settings: Settings, seconds: float, test_data: Path | None, only: list[str] | None = None) -> dict[str, Any]:
+def run(settings: Settings, seconds: float, test_data: Path | None, only: list[str] | None = None,
+        out: Path | None = None) -> dict[str, Any]:
     from assistant.audio import decode
 
     settings = settings.model_copy(update={"language_check": 0.0})
@@ -88,9 +89,12 @@ def run(settings: Settings, seconds: float, test_data: Path | None, only: list[s
             pairs.append(AsrPair(id=item_id, system=name, reference=ref, hypothesis=text))
         timing[name] = round(time.perf_counter() - t0, 1)
         print(f"{name}: {timing[name]} s", flush=True)
-    report = score_pairs(pairs, normalisers=["whisper"])
-    report["seconds"], report["wall_s"], report["files"] = seconds, timing, len(clips)
-    report["audio_seconds"] = round(sum(c[1].shape[-1] for c in clips) / 16_000, 1)
+        report = score_pairs(pairs, normalisers=["whisper"])
+        report["seconds"], report["wall_s"], report["files"] = seconds, timing, len(clips)
+        report["audio_seconds"] = round(sum(c[1].shape[-1] for c in clips) / 16_000, 1)
+        if out is not None:  # after each variant: a long run that is stopped keeps what it measured
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -105,9 +109,7 @@ def main() -> int:
     parser.add_argument("--variant", action="append")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "asr_ab.json")
     args = parser.parse_args()
-    report = run(get_settings(), args.seconds, args.test_data, args.variant)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    report = run(get_settings(), args.seconds, args.test_data, args.variant, args.out)
     for system, entry in report["systems"].items():
         w = entry["whisper"]
         print(f"| {system} | {entry['files']} | {100 * w['median_wer']:.2f}% | {100 * w['mean_wer']:.2f}% | "

@@ -7,6 +7,7 @@ to faster-whisper as samples, so the limits and the truncation check apply to wh
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from pathlib import Path
@@ -49,6 +50,11 @@ LANGUAGE_NAMES = {
 }
 LANGUAGE_SAMPLE_SECONDS = 120  # VAD runs over this much; Whisper then listens to the first 30 s of speech
 
+# Long recordings are decoded in pieces of about 10 minutes: faster-whisper computes the log-mel features
+# (and their STFT) of everything it is given at once, so memory would grow with the recording.
+CHUNK_SECONDS = 600.0
+CHUNK_SEARCH_SECONDS = 10.0
+
 _models: dict[tuple[str, int], Any] = {}
 _models_lock = threading.Lock()
 
@@ -85,10 +91,32 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _split_at_gaps(seg: Any, channel: int, turns: list[SpeakerTurn] | None = None) -> list[ChannelSegment]:
+def chunk_bounds(samples: np.ndarray, sample_rate: int, seconds: float = CHUNK_SECONDS) -> list[tuple[int, int]]:
+    """(start, end) sample indexes of pieces of about ``seconds``, each cut at the quietest 0.1 s of the
+    last CHUNK_SEARCH_SECONDS before the boundary, so no word is cut in two."""
+    n, size = samples.shape[-1], int(seconds * sample_rate)
+    frame, search = sample_rate // 10, int(CHUNK_SEARCH_SECONDS * sample_rate)
+    bounds, start = [], 0
+    while n - start > size + search:
+        lo = start + size - search
+        window = samples[lo:start + size]
+        frames = window[: len(window) // frame * frame].reshape(-1, frame)
+        cut = lo + int(np.argmin(np.square(frames, dtype=np.float32).mean(axis=1))) * frame + frame // 2
+        bounds.append((start, cut))
+        start = cut
+    bounds.append((start, n))
+    return bounds
+
+
+def _split_at_gaps(
+    seg: Any, channel: int, turns: list[SpeakerTurn] | None = None, offset: float = 0.0
+) -> list[ChannelSegment]:
     """One faster-whisper segment as ChannelSegments, split where its words are far apart (and, with
-    diarised ``turns``, where the speaker changes)."""
+    diarised ``turns``, where the speaker changes). ``offset``: where the decoded piece starts, seconds."""
     common = {"channel": channel, "avg_logprob": float(seg.avg_logprob), "no_speech_prob": float(seg.no_speech_prob)}
+    if offset:
+        seg = dataclasses.replace(seg, start=seg.start + offset, end=seg.end + offset, words=[
+            dataclasses.replace(w, start=w.start + offset, end=w.end + offset) for w in seg.words or []] or seg.words)
     words = list(seg.words or [])
     if not words:
         return [ChannelSegment(start=float(seg.start), end=float(seg.end), text=seg.text.strip(), **common)]
@@ -200,12 +228,17 @@ class WhisperTranscriber:
         turns: list[SpeakerTurn] | None = None,
     ) -> tuple[list[ChannelSegment], Any]:
         # Diarised mono needs word times too, to split segments where the speaker changes.
-        segments, info = model.transcribe(samples, **self.decode_options(per_channel or turns is not None))
+        options = self.decode_options(per_channel or turns is not None)
         out: list[ChannelSegment] = []
-        for seg in segments:  # a generator: decoding happens as we iterate
-            out.extend(_split_at_gaps(seg, channel, turns))
-            if progress is not None:
-                progress(min(done_before + float(seg.end), total), total)
+        info = None
+        for lo, hi in chunk_bounds(samples, WHISPER_SAMPLE_RATE):
+            offset = lo / WHISPER_SAMPLE_RATE
+            segments, piece_info = model.transcribe(samples[lo:hi], **options)
+            for seg in segments:  # a generator: decoding happens as we iterate
+                out.extend(_split_at_gaps(seg, channel, turns, offset))
+                if progress is not None:
+                    progress(min(done_before + offset + float(seg.end), total), total)
+            info = info or piece_info  # the first piece's language (the setting, or detected from the start)
         return out, info
 
     def transcribe(

@@ -178,3 +178,17 @@ def test_json_is_the_canonical_transcript(two_speakers: Transcript) -> None:
     assert Transcript.model_validate(json.loads(render(two_speakers, "json"))) == two_speakers
     with pytest.raises(ValueError, match="unknown format"):
         render(two_speakers, "docx")
+
+
+def test_long_audio_is_cut_in_quiet_places() -> None:
+    """Pieces of about CHUNK_SECONDS, each cut in the quietest 0.1 s before the boundary (issue 19)."""
+    from assistant.transcribe.engine import chunk_bounds
+
+    rate = 100  # small numbers: 100 samples a second
+    x = np.ones(rate * 2500, dtype=np.float32)
+    x[rate * 595:rate * 596] = 0.0  # a pause 5 s before the first boundary
+    bounds = chunk_bounds(x, rate, seconds=600)
+    assert bounds[0] == (0, rate * 595 + 5) and bounds[-1][1] == len(x)
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    assert all(hi - lo <= rate * 610 for lo, hi in bounds) and len(bounds) == 5
+    assert chunk_bounds(x[: rate * 30], rate) == [(0, rate * 30)]
