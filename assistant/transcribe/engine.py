@@ -32,6 +32,7 @@ from assistant.transcribe.channels import (
     merge_by_time,
 )
 from assistant.transcribe.filters import drop_reason, dropped_record
+from assistant.transcribe.wer import normalise
 from assistant.transcript import Segment, Transcript
 
 MONO_SPEAKER = "unknown"  # one channel, not diarised (switched off, or the caller said one speaker)
@@ -106,6 +107,20 @@ def chunk_bounds(samples: np.ndarray, sample_rate: int, seconds: float = CHUNK_S
         start = cut
     bounds.append((start, n))
     return bounds
+
+
+def repeated_run(text: str, min_repeats: int = 4, min_words: int = 12, max_n: int = 8) -> bool:
+    """Whether ``text`` holds one n-gram repeated back to back at least ``min_repeats`` times over at least
+    ``min_words`` words: the loop that conditioning on the previous text can fall into."""
+    words = normalise(text).split()
+    for n in range(1, max_n + 1):
+        for i in range(len(words) - n * min_repeats + 1):
+            gram, repeats = words[i:i + n], 1
+            while words[i + repeats * n:i + (repeats + 1) * n] == gram:
+                repeats += 1
+            if repeats >= min_repeats and repeats * n >= min_words:
+                return True
+    return False
 
 
 def _split_at_gaps(
@@ -235,11 +250,24 @@ class WhisperTranscriber:
             offset = lo / WHISPER_SAMPLE_RATE
             segments, piece_info = model.transcribe(samples[lo:hi], **options)
             for seg in segments:  # a generator: decoding happens as we iterate
-                out.extend(_split_at_gaps(seg, channel, turns, offset))
+                for fixed in self._unlooped(model, samples, seg, offset, options):
+                    shift = offset if fixed is seg else offset + float(seg.start)
+                    out.extend(_split_at_gaps(fixed, channel, turns, shift))
                 if progress is not None:
                     progress(min(done_before + offset + float(seg.end), total), total)
             info = info or piece_info  # the first piece's language (the setting, or detected from the start)
         return out, info
+
+    def _unlooped(self, model: Any, samples: np.ndarray, seg: Any, offset: float, options: dict[str, Any]
+                  ) -> list[Any]:
+        """``seg``, or, when conditioning on the previous text made it a repetition loop, its stretch of
+        audio decoded again without conditioning (times relative to the segment's start)."""
+        if not options.get("condition_on_previous_text") or not repeated_run(seg.text):
+            return [seg]
+        lo = int((offset + float(seg.start)) * WHISPER_SAMPLE_RATE)
+        hi = int((offset + float(seg.end)) * WHISPER_SAMPLE_RATE)
+        again, _ = model.transcribe(samples[lo:hi], **{**options, "condition_on_previous_text": False})
+        return list(again)
 
     def transcribe(
         self, source: AudioSource, progress: ProgressCallback | None = None, *, speakers: int | None = None
