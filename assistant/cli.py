@@ -120,6 +120,12 @@ def cleanup(
                f"{report.drafts_deleted} unapproved draft(s)")
 
 
+SPEAKERS_HELP = ("How many people speak (1-20); 1 skips diarisation (dictation). Default: the number "
+                 "--present names, else estimated.")
+PRESENT_HELP = ("The people present, comma-separated, each optionally with a role in brackets: "
+                "'Jo Smith (social worker), Leanne Hart (mother)'. Offered as names for the voices.")
+
+
 @app.command()
 def transcribe(
     file: Annotated[Path, typer.Argument(help="Recording: wav, mp3, m4a/mp4, ogg/opus, flac or webm.")],
@@ -128,13 +134,16 @@ def transcribe(
     fmt: Annotated[str | None, typer.Option("--format", help="txt, json, srt or vtt "
                                             "(default: from --out's suffix, else txt).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the transcript here instead of stdout.")] = None,
+    speakers: Annotated[str | None, typer.Option("--speakers", help=SPEAKERS_HELP)] = None,
+    present: Annotated[str | None, typer.Option("--present", help=PRESENT_HELP)] = None,
 ) -> None:
-    """Transcribe a recording offline with Whisper (progress on stderr). Two-channel files: one speaker
-    per channel."""
+    """Transcribe a recording offline with Whisper (progress on stderr). One-channel files are diarised
+    (speaker_1, speaker_2...) unless --speakers 1; two-channel files: one speaker per channel."""
     from assistant.transcribe.command import TranscribeFailure, run_transcribe
 
     try:
-        run_transcribe(file, model=model, fmt=fmt, out=out, settings=get_settings())
+        run_transcribe(file, model=model, fmt=fmt, out=out, settings=get_settings(), speakers=speakers,
+                       present=present)
     except TranscribeFailure as exc:
         raise fail(str(exc), code=exc.code) from None
 
@@ -147,6 +156,8 @@ def draft(
     engine: Annotated[str, typer.Option("--engine", help="llm (default) or extractive (no model).")] = "llm",
     formats: Annotated[str, typer.Option("--format", help="Comma-separated: json,docx,md,txt,fhir.")] = "json",
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: next to INPUT).")] = None,
+    speakers: Annotated[str | None, typer.Option("--speakers", help=SPEAKERS_HELP)] = None,
+    present: Annotated[str | None, typer.Option("--present", help=PRESENT_HELP)] = None,
 ) -> None:
     """Draft an evidence-linked case record from a transcript, notes or a recording; progress on stderr."""
     from assistant.drafting.run import draft_file
@@ -154,14 +165,19 @@ def draft(
     from assistant.llm import LLMError
     from assistant.models import ModelError
     from assistant.templates import TemplateError
+    from assistant.transcribe.command import TranscribeFailure, who_spoke
 
+    try:
+        count, people = who_spoke(speakers, present)
+    except TranscribeFailure as exc:
+        raise fail(str(exc), code=exc.code) from None
     wanted = [f.strip() for f in formats.split(",") if f.strip()]
     bad = [f for f in wanted if f not in FORMATS]
     if bad or engine not in ("llm", "extractive"):
         raise fail(f"unknown format {', '.join(bad)}" if bad else f"--engine must be llm or extractive, not {engine!r}")
     try:
         record, written = draft_file(input_path, settings=get_settings(), template_id=template, engine=engine,
-                                     formats=wanted, out_dir=out)
+                                     formats=wanted, out_dir=out, speakers=count, present=people)
     except (FileNotFoundError, ValueError, TemplateError, LLMError, ModelError, RuntimeError) as exc:
         raise fail(str(exc), code=1) from None
     if "too_short" in record.flags:

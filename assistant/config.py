@@ -36,13 +36,19 @@ class Settings(BaseSettings):
     whisper_threads: int = Field(
         default=0, ge=0, description="CPU threads for Whisper; 0 means one per core."
     )
+    language_check: float = Field(
+        default=0.6, ge=0.0, le=1.0,
+        description="A recording that Whisper's own language detection (first 30 s of speech) puts in another "
+        "language than ASSISTANT_WHISPER_LANGUAGE with at least this probability is refused with the reason, "
+        "rather than decoded into confident nonsense. 0 switches the check off; needs a multilingual model.",
+    )
     # -- speaker diarisation of single-channel recordings (issue 10) --------------------------------
     diarise: Literal["auto", "on", "off"] = Field(
         default="auto",
-        description="Who-said-what for single-channel recordings: 'auto' diarises when more than one speaker "
-        "is expected (the caller gives the number, e.g. from the Present: list); 'on' diarises every "
-        "single-channel recording, estimating the number of speakers when it is not given; 'off' never. "
-        "Two-channel recordings with a mic per person always use the channels instead.",
+        description="Who-said-what for single-channel recordings: 'auto' (and 'on', the same) diarises every "
+        "single-channel recording, estimating the number of speakers unless the caller gives it, and skips "
+        "only when the caller says one person speaks (speakers=1, e.g. dictation); 'off' never. Two-channel "
+        "recordings with a mic per person always use the channels instead.",
     )
     diarise_max_speakers: int = Field(
         default=8, ge=1, le=20, description="Most speakers the diariser will find when it estimates the number."

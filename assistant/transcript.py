@@ -21,6 +21,15 @@ class Participant(BaseModel):
     relationship: str = ""
 
 
+class NameSuggestion(BaseModel):
+    """A name offered for a diarised voice, for the worker to confirm; never applied by itself."""
+
+    name: str
+    reason: str = Field(description="introduced (the voice said its name), addressed (the turn before called "
+                        "this voice by name) or present (named present and not yet placed)")
+    count: int = 1
+
+
 class Segment(BaseModel):
     id: int
     speaker: str = "unknown"
@@ -49,6 +58,11 @@ class Transcript(BaseModel):
         default_factory=dict,
         description="Diarised speaker label (speaker_1...) -> the person's name, as the worker mapped them; "
         "segments already carry the names",
+    )
+    speaker_suggestions: dict[str, list[NameSuggestion]] = Field(
+        default_factory=dict,
+        description="Diarised speaker label -> names the worker may confirm, best first "
+        "(assistant.diarise.names); suggestions only, the segments keep their labels",
     )
 
     @property

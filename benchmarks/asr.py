@@ -140,8 +140,8 @@ def make_paths(transcriber: WhisperTranscriber, model: Any, path: Path) -> dict[
 
     options = transcriber.decode_options()
 
-    def ours() -> str:
-        return transcriber.transcribe(path).text
+    def ours() -> str:  # one speaker: the same ASR work as the bare loop (diarisation: benchmarks/diarise.py)
+        return transcriber.transcribe(path, speakers=1).text
 
     def bare() -> str:
         audio = decode_audio(str(path), sampling_rate=16_000)
@@ -226,6 +226,55 @@ def run_benchmark(runs: int, model_name: str | None, seconds: float) -> dict[str
     }
 
 
+def long_audio(minutes: float) -> Path:
+    """A recording of at least ``minutes`` made by joining the samples' one-microphone audio (ffmpeg concat,
+    kept as Opus like a phone's upload); built once under .cache/bench."""
+    path = AUDIO_DIR / f"long_{minutes:g}min.opus"
+    if path.is_file():
+        return path
+    parts, total = [], 0.0
+    sources = sorted((REPO_ROOT / "samples").glob("*/audio.opus"))
+    while total < minutes * 60 and sources:
+        for src in sources:
+            meta = json.loads((src.parent / "audio_segments.json").read_text()) if (
+                src.parent / "audio_segments.json").is_file() else {}
+            parts.append(src)
+            total += float(meta.get("duration") or 0.0)
+            if total >= minutes * 60:
+                break
+    AUDIO_DIR.mkdir(parents=True, exist_ok=True)
+    listing = AUDIO_DIR / "long.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in parts))
+    tmp = path.with_suffix(".tmp.opus")
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy",
+                    str(tmp)], check=True)
+    tmp.rename(path)
+    return path
+
+
+def long_child(path: Path, model_name: str | None) -> None:
+    """In a fresh process (so its peak RSS is the transcription's): the default path, diarised, on ``path``."""
+    transcriber = WhisperTranscriber(get_settings(), model_name)
+    ticks: list[float] = []
+    started = time.perf_counter()
+    t = transcriber.transcribe(path, progress=lambda done, total: ticks.append(done))
+    wall = time.perf_counter() - started
+    print(json.dumps({"wall_s": round(wall, 1), "audio_s": t.duration, "peak_rss_mb": round(_peak_rss_mb(), 1),
+                      "progress_updates": len(ticks), "segments": len(t.segments),
+                      "speakers_found": t.asr.get("diarisation", {}).get("speakers_found")}))
+
+
+def run_long(minutes: float, model_name: str | None) -> dict[str, Any]:
+    path = long_audio(minutes)
+    child = subprocess.run([sys.executable, "-m", "benchmarks.asr", "--long-child", str(path)]
+                           + (["--model", model_name] if model_name else []),
+                           check=True, capture_output=True, text=True)
+    out = json.loads(child.stdout.strip().splitlines()[-1])
+    return {"long_rtf": round(out["wall_s"] / out["audio_s"], 4), "long_peak_rss_mb": out["peak_rss_mb"],
+            "long": {**out, "minutes": minutes, "path": "default (diarised, count estimated), "
+                     "chunked decoding (assistant.transcribe.engine.CHUNK_SECONDS)"}}
+
+
 def merge_results(out: Path, section: str, data: dict[str, Any]) -> None:
     """Replace one section of the results file, keeping the others; written atomically."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -253,10 +302,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="Whisper model (default: ASSISTANT_WHISPER_MODEL, base)")
     parser.add_argument("--seconds", type=float, default=180.0, help="minimum audio length")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results file (merged)")
+    parser.add_argument("--long-minutes", type=float, default=60.0,
+                        help="also time one recording this long, made by joining the samples (0: skip)")
+    parser.add_argument("--long-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.long_child:
+        long_child(args.long_child, args.model)
+        return 0
     if args.runs < 3:
         parser.error("--runs must be at least 3")
     result = run_benchmark(args.runs, args.model, args.seconds)
+    if args.long_minutes > 0:
+        result.update(run_long(args.long_minutes, args.model))
+        print(f"asr long ({args.long_minutes:g} min): RTF {result['long_rtf']:.3f}, peak RSS "
+              f"{result['long_peak_rss_mb']:.0f} MB", file=sys.stderr)
     merge_results(args.out, "asr", result)
     ours, bare = result["ours"], result["bare"]
     print(

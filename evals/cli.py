@@ -302,18 +302,22 @@ def diarise_cmd(
 
 
 def _diarise_table(result: dict) -> str:
-    lines = [f"Diarisation on {result['audio']} (collar {result['collar']} s; DER and WDER, lower is better)", "",
-             "| sample | speakers | DER known | DER estimated | found | WDER |", "|---|---|---|---|---|---|"]
+    lines = [f"Diarisation on {result['audio']} (collar {result['collar']} s; DER and WDER, lower is better; "
+             "'default': no count given, as a plain `assistant transcribe`)", "",
+             "| sample | speakers | DER known | DER estimated | found | WDER known | WDER default |",
+             "|---|---|---|---|---|---|---|"]
     for sample_id, row in result["samples"].items():
         w = f"{row['wder']['wder']:.3f}" if row.get("wder") else "-"
+        wd = f"{row['wder_default']['wder']:.3f}" if row.get("wder_default") else "-"
         lines.append(f"| {sample_id} | {row['speakers']} | {row['der_known']['der']:.3f} | "
-                     f"{row['der_estimated']['der']:.3f} | {row['der_estimated']['hypothesis_speakers']} | {w} |")
-    lines += ["", "| speakers | recordings | mean DER known | mean DER estimated | mean WDER |",
-              "|---|---|---|---|---|"]
+                     f"{row['der_estimated']['der']:.3f} | {row['der_estimated']['hypothesis_speakers']} | {w} | "
+                     f"{wd} |")
+    lines += ["", "| speakers | recordings | mean DER known | mean DER estimated | mean WDER known | "
+              "mean WDER default |", "|---|---|---|---|---|---|"]
     for key, entry in result["summary"].items():
-        mean_wder = f"{entry['mean_wder']:.3f}" if "mean_wder" in entry else "-"
+        cells = [f"{entry[m]:.3f}" if m in entry else "-" for m in ("mean_wder", "mean_wder_default")]
         lines.append(f"| {key} | {entry['recordings']} | {entry['mean_der_known']:.3f} | "
-                     f"{entry['mean_der_estimated']:.3f} | {mean_wder} |")
+                     f"{entry['mean_der_estimated']:.3f} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 

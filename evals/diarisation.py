@@ -206,7 +206,8 @@ def evaluate_recording(
     with_wder: bool = True, collar: float = 0.25,
 ) -> dict[str, object]:
     """DER with the number of speakers known and estimated, and (with ``with_wder``) WDER of the
-    transcription stage's output with the number known, for one mono recording."""
+    transcription stage's output with the number known (`wder`) and on the default path, no count given
+    (`wder_default`: the estimated turns, which is what a plain `assistant transcribe` uses)."""
     import time
 
     from assistant.audio import decode
@@ -234,10 +235,11 @@ def evaluate_recording(
     }
     if with_wder:
         stage_settings = settings.model_copy(update={"diarise": "auto"})  # type: ignore[attr-defined]
-        transcriber = WhisperTranscriber(stage_settings, model, diariser=_FixedTurns(known, diariser.describe()))
-        transcript = transcriber.transcribe(samples, speakers=people)
-        row["wder"] = wder([(u.speaker, u.text) for u in reference],
-                           [(s.speaker, s.text) for s in transcript.segments]).model_dump()
+        for key, turns, count in (("wder", known, people), ("wder_default", estimated, None)):
+            transcriber = WhisperTranscriber(stage_settings, model, diariser=_FixedTurns(turns, diariser.describe()))
+            transcript = transcriber.transcribe(samples, speakers=count)
+            row[key] = wder([(u.speaker, u.text) for u in reference],
+                            [(s.speaker, s.text) for s in transcript.segments]).model_dump()
         row["asr_model"] = transcript.asr.get("model")
     return row
 
@@ -253,9 +255,10 @@ def summarise(rows: dict[str, dict[str, object]]) -> dict[str, object]:
         entry: dict[str, object] = {"recordings": len(members)}
         for metric in ("der_known", "der_estimated"):
             entry[f"mean_{metric}"] = round(float(np.mean([m[metric]["der"] for m in members])), 4)  # type: ignore[index]
-        wders = [m["wder"]["wder"] for m in members if "wder" in m]  # type: ignore[index]
-        if wders:
-            entry["mean_wder"] = round(float(np.mean(wders)), 4)
+        for metric in ("wder", "wder_default"):
+            wders = [m[metric]["wder"] for m in members if metric in m]  # type: ignore[index]
+            if wders:
+                entry[f"mean_{metric}"] = round(float(np.mean(wders)), 4)
         out[key] = entry
     return out
 
@@ -285,7 +288,7 @@ def row_line(sample_id: str, row: dict[str, object]) -> str:
     w = row.get("wder")
     return (f"{sample_id}: {row['speakers']} speakers, DER {row['der_known']['der']:.3f} known / "  # type: ignore[index]
             f"{row['der_estimated']['der']:.3f} estimated ({row['der_estimated']['hypothesis_speakers']} found)"  # type: ignore[index]
-            + (f", WDER {w['wder']:.3f}" if w else ""))  # type: ignore[index]
+            + (f", WDER {w['wder']:.3f} known / {row['wder_default']['wder']:.3f} default" if w else ""))  # type: ignore[index]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-AudioErrorCode = Literal["missing", "empty", "unsupported", "undecodable", "too_long"]
+AudioErrorCode = Literal["missing", "empty", "unsupported", "undecodable", "too_long", "other_language"]
 
 # What the web API answers for each code (the CLI always exits 2).
 HTTP_STATUS: dict[str, int] = {
@@ -13,6 +13,7 @@ HTTP_STATUS: dict[str, int] = {
     "unsupported": 415,
     "undecodable": 422,
     "too_long": 413,
+    "other_language": 422,
 }
 
 

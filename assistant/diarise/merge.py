@@ -34,12 +34,9 @@ class Piece(BaseModel):
 
 def should_diarise(settings: Any, channel_mode: str, speakers: int | None) -> bool:
     """Whether the transcription stage diarises: never for a mic per person (the channels are the
-    speakers), never when one speaker is expected; 'auto' needs more than one expected speaker."""
-    if channel_mode == "per_channel" or settings.diarise == "off" or speakers == 1:
-        return False
-    if settings.diarise == "on":
-        return True
-    return speakers is not None and speakers > 1
+    speakers), never when the caller says one person speaks, otherwise always (unless switched off):
+    a one-microphone recording of a visit is the common case, and the count is estimated when unknown."""
+    return channel_mode != "per_channel" and settings.diarise != "off" and speakers != 1
 
 
 class TurnIndex:

@@ -13,7 +13,7 @@ from pathlib import Path
 from assistant.config import Settings
 from assistant.records import CaseRecord
 from assistant.templates import Template, get_template
-from assistant.transcript import Transcript, parse_text
+from assistant.transcript import Participant, Transcript, parse_text
 
 Echo = Callable[[str], None]
 
@@ -22,14 +22,15 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def load_input(path: Path, settings: Settings, echo: Echo = _stderr) -> Transcript:
-    """A text file (any parse_text style), a transcript/record JSON, or an audio file (transcribed)."""
+def load_input(path: Path, settings: Settings, echo: Echo = _stderr, speakers: int | None = None) -> Transcript:
+    """A text file (any parse_text style), a transcript/record JSON, or an audio file (transcribed, diarised
+    unless ``speakers`` is 1)."""
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     from assistant.audio import sniff
 
     if sniff(path) is not None:
-        return _transcribe(path, settings, echo)
+        return _transcribe(path, settings, echo, speakers)
     raw = path.read_bytes()
     if path.suffix.lower() == ".json" or raw.lstrip()[:1] == b"{":
         data = json.loads(raw.decode("utf-8"))
@@ -45,7 +46,7 @@ def load_input(path: Path, settings: Settings, echo: Echo = _stderr) -> Transcri
     return parse_text(text, source_id=path.stem)
 
 
-def _transcribe(path: Path, settings: Settings, echo: Echo) -> Transcript:
+def _transcribe(path: Path, settings: Settings, echo: Echo, speakers: int | None = None) -> Transcript:
     import assistant.transcribe as transcribe  # lazy: faster-whisper is heavy
 
     factory = getattr(transcribe, "build_transcriber", None)
@@ -60,7 +61,7 @@ def _transcribe(path: Path, settings: Settings, echo: Echo) -> Transcript:
     def progress(done: float, total: float) -> None:
         echo(f"  transcribe {done:5.0f}/{total:.0f} s")
 
-    return transcriber.transcribe(path, progress=progress)
+    return transcriber.transcribe(path, progress=progress, speakers=speakers)
 
 
 _CLINICAL = {"doctor", "patient", "gp", "clinician", "nurse", "dr"}
@@ -80,11 +81,17 @@ def draft_file(
     formats: list[str] | None = None,
     out_dir: Path | None = None,
     echo: Echo = _stderr,
+    speakers: int | None = None,
+    present: list[Participant] | None = None,
 ) -> tuple[CaseRecord, list[Path]]:
     from assistant.drafting.pipeline import draft
     from assistant.export import SUFFIX, render
 
-    transcript = load_input(path, settings, echo)
+    transcript = load_input(path, settings, echo, speakers)
+    if present:
+        from assistant.diarise.names import with_present
+
+        transcript = with_present(transcript, present)
     template = get_template(template_id) if template_id else guess_template(transcript)
     echo(f"template {template.id}; {len(transcript.segments)} segments, {transcript.word_count} words")
     chat = None

@@ -79,12 +79,12 @@ def present_people(stored: list | None) -> list[Participant]:
 
 def with_participants(transcript: Transcript, present: list[Participant]) -> Transcript:
     """The transcript with the people the uploader said were present among its participants, so drafting
-    knows their names and roles (and the review page can offer them for the diariser's speaker labels)."""
+    knows their names and roles, and name suggestions for its voices that use them (never applied)."""
     if not present:
         return transcript
-    known = {p.name for p in transcript.participants}
-    extra = [p for p in present if p.name not in known]
-    return transcript.model_copy(update={"participants": [*transcript.participants, *extra]})
+    from assistant.diarise.names import with_present
+
+    return with_present(transcript, present)
 
 
 # What a stage tells its caller to do next.

@@ -62,6 +62,23 @@ class StderrProgress:
             self._bar = None
 
 
+def who_spoke(speakers: str | None, present: str | None) -> tuple[int | None, list[Any]]:
+    """`--speakers N` and `--present "Name (role), ..."` checked as the upload form checks them: (how many
+    people speak or None, the people present as participants). The count defaults to the number present."""
+    from assistant.api.schemas import parse_present, parse_speakers
+    from assistant.transcript import Participant
+
+    try:
+        count = parse_speakers(speakers)
+    except ValueError as exc:
+        raise TranscribeFailure(f"--{exc}") from None
+    try:
+        people = [Participant(name=p.name, role=p.role) for p in parse_present(present)]
+    except ValueError as exc:
+        raise TranscribeFailure(f"--present: {exc}") from None
+    return count or len(people) or None, people
+
+
 def pick_format(fmt: str | None, out: Path | None) -> str:
     if fmt is None:
         suffix = out.suffix.lower().lstrip(".") if out else ""
@@ -84,7 +101,8 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def run_transcribe(
-    file: Path, *, model: str | None, fmt: str | None, out: Path | None, settings: Settings
+    file: Path, *, model: str | None, fmt: str | None, out: Path | None, settings: Settings,
+    speakers: str | None = None, present: str | None = None,
 ) -> list[str]:
     """Transcribe ``file`` and write it (stdout or ``out``); returns the transcript's flags.
     Raises TranscribeFailure with a one-line reason for anything the user can fix."""
@@ -96,12 +114,13 @@ def run_transcribe(
     if model is not None and model not in MODEL_CHOICES:
         raise TranscribeFailure(f"--model must be one of {', '.join(MODEL_CHOICES)}, not {model!r}")
     fmt = pick_format(fmt, out)
+    count, people = who_spoke(speakers, present)
     if out is not None and not out.expanduser().parent.is_dir():
         raise TranscribeFailure(f"{out}: folder {out.expanduser().parent} does not exist")
 
     progress = StderrProgress(f"transcribing {file.name}")
     try:
-        transcript = WhisperTranscriber(settings, model).transcribe(file, progress=progress)
+        transcript = WhisperTranscriber(settings, model).transcribe(file, progress=progress, speakers=count)
     except AudioError as exc:
         raise TranscribeFailure(f"{file}: {exc.message}") from None
     except ModelError as exc:
@@ -109,6 +128,10 @@ def run_transcribe(
     finally:
         progress.close()
 
+    if people:
+        from assistant.diarise.names import with_present
+
+        transcript = with_present(transcript, people)
     text = render(transcript, fmt)
     if out is None:
         sys.stdout.write(text)

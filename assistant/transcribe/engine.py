@@ -7,6 +7,7 @@ to faster-whisper as samples, so the limits and the truncation check apply to wh
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from pathlib import Path
@@ -31,13 +32,29 @@ from assistant.transcribe.channels import (
     merge_by_time,
 )
 from assistant.transcribe.filters import drop_reason, dropped_record
+from assistant.transcribe.wer import normalise
 from assistant.transcript import Segment, Transcript
 
-MONO_SPEAKER = "unknown"  # one channel carries everyone; speaker turns are not assigned here
+MONO_SPEAKER = "unknown"  # one channel, not diarised (switched off, or the caller said one speaker)
 TOO_SHORT_SECONDS = 1.0
 # Per-channel transcription: a segment whose words are further apart than this is split in two. On a
 # channel that is silent while the other person talks, Whisper runs one person's turns together.
 WORD_GAP_SPLIT_SECONDS = 1.0
+
+# Names for the reason a recording in another language is refused (Whisper's codes; others show the code).
+LANGUAGE_NAMES = {
+    "en": "English", "pl": "Polish", "ro": "Romanian", "ur": "Urdu", "pa": "Punjabi", "bn": "Bengali",
+    "gu": "Gujarati", "ar": "Arabic", "pt": "Portuguese", "es": "Spanish", "fr": "French", "de": "German",
+    "it": "Italian", "lt": "Lithuanian", "lv": "Latvian", "so": "Somali", "tr": "Turkish", "zh": "Chinese",
+    "cy": "Welsh", "ru": "Russian", "uk": "Ukrainian", "fa": "Persian", "hi": "Hindi", "ta": "Tamil",
+    "bg": "Bulgarian", "hu": "Hungarian", "sk": "Slovak", "cs": "Czech", "nl": "Dutch", "el": "Greek",
+}
+LANGUAGE_SAMPLE_SECONDS = 120  # VAD runs over this much; Whisper then listens to the first 30 s of speech
+
+# Long recordings are decoded in pieces of about 10 minutes: faster-whisper computes the log-mel features
+# (and their STFT) of everything it is given at once, so memory would grow with the recording.
+CHUNK_SECONDS = 600.0
+CHUNK_SEARCH_SECONDS = 10.0
 
 _models: dict[tuple[str, int], Any] = {}
 _models_lock = threading.Lock()
@@ -75,10 +92,46 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _split_at_gaps(seg: Any, channel: int, turns: list[SpeakerTurn] | None = None) -> list[ChannelSegment]:
+def chunk_bounds(samples: np.ndarray, sample_rate: int, seconds: float = CHUNK_SECONDS) -> list[tuple[int, int]]:
+    """(start, end) sample indexes of pieces of about ``seconds``, each cut at the quietest 0.1 s of the
+    last CHUNK_SEARCH_SECONDS before the boundary, so no word is cut in two."""
+    n, size = samples.shape[-1], int(seconds * sample_rate)
+    frame, search = sample_rate // 10, int(CHUNK_SEARCH_SECONDS * sample_rate)
+    bounds, start = [], 0
+    while n - start > size + search:
+        lo = start + size - search
+        window = samples[lo:start + size]
+        frames = window[: len(window) // frame * frame].reshape(-1, frame)
+        cut = lo + int(np.argmin(np.square(frames, dtype=np.float32).mean(axis=1))) * frame + frame // 2
+        bounds.append((start, cut))
+        start = cut
+    bounds.append((start, n))
+    return bounds
+
+
+def repeated_run(text: str, min_repeats: int = 4, min_words: int = 12, max_n: int = 8) -> bool:
+    """Whether ``text`` holds one n-gram repeated back to back at least ``min_repeats`` times over at least
+    ``min_words`` words: the loop that conditioning on the previous text can fall into."""
+    words = normalise(text).split()
+    for n in range(1, max_n + 1):
+        for i in range(len(words) - n * min_repeats + 1):
+            gram, repeats = words[i:i + n], 1
+            while words[i + repeats * n:i + (repeats + 1) * n] == gram:
+                repeats += 1
+            if repeats >= min_repeats and repeats * n >= min_words:
+                return True
+    return False
+
+
+def _split_at_gaps(
+    seg: Any, channel: int, turns: list[SpeakerTurn] | None = None, offset: float = 0.0
+) -> list[ChannelSegment]:
     """One faster-whisper segment as ChannelSegments, split where its words are far apart (and, with
-    diarised ``turns``, where the speaker changes)."""
+    diarised ``turns``, where the speaker changes). ``offset``: where the decoded piece starts, seconds."""
     common = {"channel": channel, "avg_logprob": float(seg.avg_logprob), "no_speech_prob": float(seg.no_speech_prob)}
+    if offset:
+        seg = dataclasses.replace(seg, start=seg.start + offset, end=seg.end + offset, words=[
+            dataclasses.replace(w, start=w.start + offset, end=w.end + offset) for w in seg.words or []] or seg.words)
     words = list(seg.words or [])
     if not words:
         return [ChannelSegment(start=float(seg.start), end=float(seg.end), text=seg.text.strip(), **common)]
@@ -190,13 +243,31 @@ class WhisperTranscriber:
         turns: list[SpeakerTurn] | None = None,
     ) -> tuple[list[ChannelSegment], Any]:
         # Diarised mono needs word times too, to split segments where the speaker changes.
-        segments, info = model.transcribe(samples, **self.decode_options(per_channel or turns is not None))
+        options = self.decode_options(per_channel or turns is not None)
         out: list[ChannelSegment] = []
-        for seg in segments:  # a generator: decoding happens as we iterate
-            out.extend(_split_at_gaps(seg, channel, turns))
-            if progress is not None:
-                progress(min(done_before + float(seg.end), total), total)
+        info = None
+        for lo, hi in chunk_bounds(samples, WHISPER_SAMPLE_RATE):
+            offset = lo / WHISPER_SAMPLE_RATE
+            segments, piece_info = model.transcribe(samples[lo:hi], **options)
+            for seg in segments:  # a generator: decoding happens as we iterate
+                for fixed in self._unlooped(model, samples, seg, offset, options):
+                    shift = offset if fixed is seg else offset + float(seg.start)
+                    out.extend(_split_at_gaps(fixed, channel, turns, shift))
+                if progress is not None:
+                    progress(min(done_before + offset + float(seg.end), total), total)
+            info = info or piece_info  # the first piece's language (the setting, or detected from the start)
         return out, info
+
+    def _unlooped(self, model: Any, samples: np.ndarray, seg: Any, offset: float, options: dict[str, Any]
+                  ) -> list[Any]:
+        """``seg``, or, when conditioning on the previous text made it a repetition loop, its stretch of
+        audio decoded again without conditioning (times relative to the segment's start)."""
+        if not options.get("condition_on_previous_text") or not repeated_run(seg.text):
+            return [seg]
+        lo = int((offset + float(seg.start)) * WHISPER_SAMPLE_RATE)
+        hi = int((offset + float(seg.end)) * WHISPER_SAMPLE_RATE)
+        again, _ = model.transcribe(samples[lo:hi], **{**options, "condition_on_previous_text": False})
+        return list(again)
 
     def transcribe(
         self, source: AudioSource, progress: ProgressCallback | None = None, *, speakers: int | None = None
@@ -213,6 +284,7 @@ class WhisperTranscriber:
             progress(0.0, total)
 
         model = load_model(self.settings, self.model_name)
+        detected = self._check_language(model, use if use.ndim == 1 else use.mean(axis=0, dtype=np.float32))
         per_channel: list[list[ChannelSegment]] = []
         dropped: list[dict[str, Any]] = []
         language = self.language
@@ -267,6 +339,8 @@ class WhisperTranscriber:
         asr = self.asr_settings(mode == "per_channel" or turns is not None)
         if diarisation:
             asr["diarisation"] = diarisation
+        if detected is not None:
+            asr["language_detected"] = detected
         asr.update(
             channel_mode=mode,
             language_probability=language_probability,
@@ -285,7 +359,7 @@ class WhisperTranscriber:
                 declared_duration=audio.info.expected_duration,
                 decode_errors=audio.decode_errors,
             )
-        return Transcript(
+        transcript = Transcript(
             id=digest[:16],
             source=digest,
             language=language,
@@ -295,7 +369,35 @@ class WhisperTranscriber:
             flags=flags,
             contact_date=audio.info.recorded_on if audio is not None else None,
         )
+        if turns is not None:
+            from assistant.diarise.names import suggest_names
 
+            transcript.speaker_suggestions = suggest_names(transcript)
+        return transcript
+
+
+    def _check_language(self, model: Any, mono: np.ndarray) -> dict[str, Any] | None:
+        """Whisper's own language detection on the first 30 s of speech; raises AudioError when the recording
+        is confidently in another language than the configured one (drafting would be nonsense)."""
+        expected = self.language
+        if not expected or not self.settings.language_check or not model.model.is_multilingual:
+            return None
+        head = np.ascontiguousarray(mono[: LANGUAGE_SAMPLE_SECONDS * WHISPER_SAMPLE_RATE])
+        try:
+            language, probability, _ = model.detect_language(head, vad_filter=True)
+        except (ValueError, RuntimeError):  # no speech at all: nothing to detect, "no speech" follows
+            return None
+        found = {"language": language, "probability": round(float(probability), 3)}
+        if language != expected and probability >= self.settings.language_check:
+            from assistant.audio import AudioError
+
+            name = LANGUAGE_NAMES.get(language, f"language '{language}'")
+            raise AudioError(
+                "other_language",
+                f"This recording seems to be in {name} ({probability:.2f}); the offline model drafts "
+                f"{LANGUAGE_NAMES.get(expected, expected)} records only (ASSISTANT_LANGUAGE_CHECK=0 to transcribe "
+                "it anyway)")
+        return found
 
     def _diarise(
         self, use: np.ndarray, mode: str, speakers: int | None
@@ -308,6 +410,8 @@ class WhisperTranscriber:
 
             self.diariser = build_diariser(self.settings)
         turns = self.diariser.diarise(np.ascontiguousarray(use), speakers=speakers)
+        if not turns:
+            return None, {}  # no speech: the transcript says "no speech", not a diarised nothing
         found = sorted({t.speaker for t in turns})
         return turns, {**self.diariser.describe(), "speakers_expected": speakers, "speakers_found": len(found)}
 

@@ -245,6 +245,13 @@ function renderSpeakers(rec) {
       input.setAttribute("aria-describedby", hint.id);
       box.append(hint);
     }
+    // Names the assistant suggests for this voice: shown for the worker to type or pick, never filled in.
+    const offers = (t.speaker_suggestions || {})[label] || [];
+    if (offers.length) {
+      const why = { introduced: "introduced themselves", addressed: "addressed by name just before", present: "present" };
+      box.append(el("p", "hint suggestion", "Suggested: " + offers.slice(0, 3).map((o) => `${o.name} (${why[o.reason] || o.reason})`).join(", ")));
+      input.placeholder = offers[0].name;
+    }
     box.append(input);
     fields.appendChild(box);
   }

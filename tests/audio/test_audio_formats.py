@@ -158,7 +158,8 @@ def test_bad_inputs_have_codes_and_http_statuses(tmp_path: Path, encoded: dict[s
     assert _code(text)[0] == "unsupported"
     assert _code(fake_wav)[0] == "undecodable"
     assert _code(header_only)[0] in ("undecodable", "empty")
-    assert HTTP_STATUS == {"missing": 404, "empty": 422, "unsupported": 415, "undecodable": 422, "too_long": 413}
+    assert HTTP_STATUS == {"missing": 404, "empty": 422, "unsupported": 415, "undecodable": 422, "too_long": 413,
+                           "other_language": 422}
     assert AudioError("too_long", "x").http_status == 413
 
 

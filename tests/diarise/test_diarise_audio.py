@@ -109,11 +109,20 @@ def test_stereo_keeps_the_channel_path(diarise_settings: Settings, stereo_two_vo
     assert {s.speaker for s in t.segments} == {"channel_1", "channel_2"}
 
 
-def test_off_and_unknown_count_leave_mono_unlabelled(diarise_settings: Settings, two_voices: Dialogue) -> None:
-    """'auto' without an expected count, and 'off', keep today's single 'unknown' speaker."""
+def test_off_and_one_speaker_leave_mono_unlabelled(diarise_settings: Settings, two_voices: Dialogue) -> None:
+    """'off', and the caller saying one person speaks, keep the single 'unknown' speaker."""
     audio = decode(two_voices.path)
     clip = audio.samples[: 16_000 * 8]
-    for mode, speakers in (("auto", None), ("off", 2)):
+    for mode, speakers in (("auto", 1), ("off", 2)):
         settings = diarise_settings.model_copy(update={"diarise": mode})
         t = WhisperTranscriber(settings).transcribe(clip, speakers=speakers)
         assert {s.speaker for s in t.segments} == {"unknown"} and "diarisation" not in t.asr
+
+
+def test_default_path_tells_voices_apart_without_a_count(session_settings: Settings, two_voices: Dialogue) -> None:
+    """No setting, no count: a one-microphone recording with two voices comes out with two speakers."""
+    t = WhisperTranscriber(session_settings.model_copy(update={"whisper_model": "tiny.en"})).transcribe(
+        two_voices.path)
+    assert t.asr["diarisation"]["speakers_expected"] is None
+    assert {s.speaker for s in t.segments} == {"speaker_1", "speaker_2"}
+    assert _wder(two_voices, t) <= 0.10

@@ -95,12 +95,13 @@ def test_speaker_names_map_labels_to_participants() -> None:
 @pytest.mark.parametrize(
     ("setting", "mode", "speakers", "expected"),
     [
-        ("auto", "mono", None, False),
+        ("auto", "mono", None, True),  # the default: estimate the count (issue 19)
         ("auto", "mono", 1, False),
         ("auto", "mono", 3, True),
         ("auto", "identical_channels", 2, True),
         ("auto", "per_channel", 2, False),  # a mic per person: the channels are the speakers
         ("on", "mono", None, True),
+        ("on", "mono", 1, False),  # the caller says one person speaks (dictation)
         ("on", "downmixed", None, True),
         ("on", "per_channel", None, False),
         ("off", "mono", 4, False),

@@ -45,8 +45,9 @@ def test_one_short_sample_gives_der_and_wder(tmp_path: Path) -> None:
     assert row["speakers"] == 2 and row["asr_model"] == "tiny.en"
     for key in ("der_known", "der_estimated"):
         assert 0.0 <= row[key]["der"] <= 1.0 and row[key]["collar"] == 0.25
-    assert 0.0 <= row["wder"]["wder"] <= 1.0 and row["wder"]["aligned_words"] > 10
+    for key in ("wder", "wder_default"):  # count known, and the default path with no count (issue 19)
+        assert 0.0 <= row[key]["wder"] <= 1.0 and row[key]["aligned_words"] > 10
     assert printed["summary"]["2"]["recordings"] == 1
     assert json.loads((tmp_path / "diarisation.json").read_text()) == printed
     table = (tmp_path / "diarisation.md").read_text()
-    assert "| short_exchange | 2 |" in table and "mean WDER" in table
+    assert "| short_exchange | 2 |" in table and "mean WDER default" in table

@@ -122,3 +122,22 @@ def test_warnings_for_flags(run: Callable[..., Result], truncated_mp3: Path, sil
     result = run(str(silence_wav), "--model", "tiny.en")
     assert result.exit_code == 0 and result.stdout == ""
     assert "no speech found" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--speakers", "0"], "--speakers must be a whole number from 1 to 20"),
+    (["--speakers", "-2"], "--speakers must be a whole number from 1 to 20"),
+    (["--speakers", "21"], "--speakers must be a whole number from 1 to 20"),
+    (["--present", "Jo " + "x" * 100 + " (social worker)"], "--present: names and roles of people present are at "
+                                                             "most 100 characters each"),
+])
+@pytest.mark.parametrize("command", ["transcribe", "draft"])
+def test_bad_speakers_or_present_is_one_line_and_exit_2(
+    command: str, args: list[str], message: str, tmp_path: Path
+) -> None:
+    """Checked before any model loads: one line naming the option and its limit (issue 19)."""
+    audio = tmp_path / "visit.wav"
+    write_wav(audio, np.zeros(16_000, dtype=np.float32), 16_000)
+    result = CliRunner().invoke(app, [command, str(audio), *args])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [f"error: {message}"]

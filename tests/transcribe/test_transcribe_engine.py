@@ -62,7 +62,10 @@ def test_two_voice_dialogue_wer_with_base(dialogue: Dialogue, dialogue_transcrip
     assert _report("mono dialogue", dialogue.reference, dialogue_transcript) <= 0.10
     assert dialogue_transcript.flags == []
     assert dialogue_transcript.asr["channel_mode"] == "mono"
-    assert {s.speaker for s in dialogue_transcript.segments} == {"unknown"}
+    # One microphone, two voices, no count given: diarised by default (issue 19). The estimate may split a
+    # voice (3 found here with the default threshold); the count given, or naming, fixes that.
+    found = {s.speaker for s in dialogue_transcript.segments}
+    assert {"speaker_1", "speaker_2"} <= found and all(x.startswith("speaker_") for x in found)
 
 
 def test_transcript_shape(dialogue: Dialogue, dialogue_transcript: Transcript) -> None:
@@ -147,7 +150,7 @@ def test_decoded_audio_and_arrays_are_accepted(tiny: WhisperTranscriber, clip: D
     # "Stereo" that is the same signal twice is transcribed once, not once per channel.
     doubled = tiny.transcribe(np.stack([decoded.samples, decoded.samples]))
     assert doubled.asr["channel_mode"] == "identical_channels"
-    assert {s.speaker for s in doubled.segments} == {"unknown"}
+    assert all(s.speaker.startswith("speaker_") for s in doubled.segments)  # one channel's voices, diarised
     assert wer(clip.reference, doubled.text) <= 0.25
 
 

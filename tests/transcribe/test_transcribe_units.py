@@ -178,3 +178,58 @@ def test_json_is_the_canonical_transcript(two_speakers: Transcript) -> None:
     assert Transcript.model_validate(json.loads(render(two_speakers, "json"))) == two_speakers
     with pytest.raises(ValueError, match="unknown format"):
         render(two_speakers, "docx")
+
+
+def test_long_audio_is_cut_in_quiet_places() -> None:
+    """Pieces of about CHUNK_SECONDS, each cut in the quietest 0.1 s before the boundary (issue 19)."""
+    from assistant.transcribe.engine import chunk_bounds
+
+    rate = 100  # small numbers: 100 samples a second
+    x = np.ones(rate * 2500, dtype=np.float32)
+    x[rate * 595:rate * 596] = 0.0  # a pause 5 s before the first boundary
+    bounds = chunk_bounds(x, rate, seconds=600)
+    assert bounds[0] == (0, rate * 595 + 5) and bounds[-1][1] == len(x)
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    assert all(hi - lo <= rate * 610 for lo, hi in bounds) and len(bounds) == 5
+    assert chunk_bounds(x[: rate * 30], rate) == [(0, rate * 30)]
+
+
+def test_repeated_runs_are_loops_and_speech_is_not() -> None:
+    from assistant.transcribe.engine import repeated_run
+
+    assert repeated_run("and then I said " + "I will go to the shop " * 5)
+    assert repeated_run("thank you " * 8)
+    assert not repeated_run("No, no, no. I told her no, and I meant it. She went to the shop and then the shop shut.")
+    assert not repeated_run("I'm sorry, I'm sorry, I'm sorry.")
+
+
+def test_a_looping_window_is_decoded_again_without_conditioning() -> None:
+    """Conditioning on the previous text can loop; that segment's audio is decoded again without it."""
+    from types import SimpleNamespace
+
+    from faster_whisper.transcribe import Segment
+
+    from assistant.config import Settings
+    from assistant.transcribe.engine import WhisperTranscriber
+
+    def seg(start: float, end: float, text: str) -> Segment:
+        return Segment(id=0, seek=0, start=start, end=end, text=text, tokens=[], avg_logprob=-0.2,
+                       compression_ratio=1.0, no_speech_prob=0.01, words=None, temperature=0.0)
+
+    calls: list[tuple[int, bool]] = []
+
+    class FakeModel:
+        def transcribe(self, audio: np.ndarray, **options: object) -> tuple[list[Segment], object]:
+            conditioned = bool(options["condition_on_previous_text"])
+            calls.append((len(audio), conditioned))
+            info = SimpleNamespace(language="en", language_probability=1.0)
+            if not conditioned:
+                return [seg(0.5, 3.0, " We talked about the school.")], info
+            return [seg(0.0, 10.0, " Hello there."), seg(10.0, 20.0, " the school the school" * 8)], info
+
+    transcriber = WhisperTranscriber(Settings())
+    transcriber.decode_options = lambda per_channel=False: {"condition_on_previous_text": True}  # type: ignore[method-assign]
+    out, _ = transcriber._run_channel(FakeModel(), np.zeros(16_000 * 30, dtype=np.float32), 0, False, 0.0, 30.0, None)
+    assert [s.text for s in out] == ["Hello there.", "We talked about the school."]
+    assert out[1].start == 10.5 and out[1].end == 13.0  # times of the re-decoded piece, in the recording
+    assert calls == [(16_000 * 30, True), (16_000 * 10, False)]
