@@ -200,15 +200,16 @@ def statement(text: str, cited: Sequence[Unit], spec: SectionSpec, cast: Cast, f
     return Statement(text=text, kind=kind, attributed_to=who, evidence=evidence, due=due)
 
 
-_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'll|I'd|me|my|myself|we|we're|we'll|us|our)\b")
+_SPEAKERS_WORDS = re.compile(r"\b(?:I|I'm|I've|I'll|I'd|me|my|myself|we|we're|we'll|us|our|you|you're|you'll|your)\b",
+                             re.I)
 
 
 def as_note(text: str, cited: Sequence[Unit], spec: SectionSpec, cast: Cast, findings: Sequence[Finding]
             ) -> Statement:
-    """The model's sentence as a statement; one still in the first person outside quotation marks is a line
-    copied, not a note: it is kept as what it is, a quote of the line's speaker."""
+    """The model's sentence as a statement; one still in the first or second person outside quotation marks is
+    a line copied, not a note: it is kept as what it is, a quote of the line's speaker."""
     bare = re.sub(r'"[^"]*"|“[^”]*”', " ", text)
-    if _FIRST_PERSON.search(bare):
+    if _SPEAKERS_WORDS.search(bare):
         speaker = next((u for u in cited if u.group != "worker"), cited[0])
         body = text.rstrip(".")
         said = re.match(rf"^{re.escape(speaker.name.split()[0])}\S*(?: \S+)? (?:said|says|told \S+)(?: that)?:? ",

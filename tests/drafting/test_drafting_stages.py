@@ -109,3 +109,21 @@ def test_people_referred_to_by_name_or_role() -> None:
     assert referenced_people("The child's sister helps.", cast) == {"Kai Hart"}
     assert referenced_people("Leanne's mum helps.", cast) == {"Leanne Hart"}
     assert referenced_people("Sam Reid will ring the school.", cast) == {"Sam Reid"}
+
+
+def test_a_sentence_the_model_left_in_the_speakers_words_is_kept_as_their_quote() -> None:
+    from assistant.drafting.synthesis import as_note
+
+    t = fixture_transcript("attribution_visit.txt")
+    template = get_template("sc_contact_note")
+    cast = identify_participants(t, template)
+    spec = template.section("actions")
+    assert spec is not None
+    unit = Unit(key=14, segment_ids=[14], speaker="Leanne", name="Leanne Hart", group="family",
+                text="Yes, I'll ring the surgery tomorrow morning.")
+    copied = as_note("Leanne said I'll ring the surgery tomorrow morning.", [unit], spec, cast, [])
+    assert copied.kind == "quote" and copied.text == 'Leanne Hart said: "I\'ll ring the surgery tomorrow morning."'
+    second = as_note("He will leave you with the form.", [unit], spec, cast, [])
+    assert second.kind == "quote" and second.attributed_to == "Leanne Hart"
+    note = as_note("Leanne will ring the surgery tomorrow morning.", [unit], spec, cast, [])
+    assert note.kind == "action" and note.attributed_to == "Leanne Hart" and note.evidence == [14]
