@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import psycopg
@@ -46,5 +47,12 @@ def test_a_dead_holder_releases_the_lock(pg_db: Database, postgres_url: str, tmp
     with job_lock(pg_db, settings, job) as held:
         assert not held
     holder.close()  # what the kernel does to a SIGKILLed worker's socket
-    with job_lock(pg_db, settings, job) as held:
-        assert held
+    # The server drops the lock when its backend sees the connection gone: soon, not at once (on a busy
+    # machine a try made right after the close can still find it held; the crash benchmark saw the same).
+    deadline = time.monotonic() + 5
+    while True:
+        with job_lock(pg_db, settings, job) as held:
+            if held or time.monotonic() > deadline:
+                break
+        time.sleep(0.05)
+    assert held
