@@ -164,7 +164,8 @@ def find_patterns(segment: Segment) -> list[Finding]:
     return out
 
 
-_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+[\"')]*|$)")
+# A stop ends a sentence only before a space or the end: "£1,386.40" and "leanne.hart@example.co.uk" are one.
+_SENTENCE = re.compile(r"(?:[^.!?]|[.!?]+(?=[^\s.!?\"')]))+(?:[.!?]+[\"')]*|$)")
 
 
 def sentences(text: str) -> list[str]:

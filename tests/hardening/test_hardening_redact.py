@@ -78,7 +78,7 @@ def _fill(schema: dict[str, Any], text: str, lines: dict[str, str]) -> Any:
 
 
 class RecordingEndpoint:
-    """Answers every request with JSON made from the request itself: each note repeats its transcript line,
+    """Answers every request with JSON made from the request itself: each sentence repeats a transcript line,
     so any placeholder the model saw comes back in the record, where it must be restored."""
 
     def __init__(self) -> None:
@@ -93,7 +93,8 @@ class RecordingEndpoint:
         schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
         if not schema:
             return user[:200]
-        first_note = re.search(r"^\S+ \([^)]*\): (.*)$", user, re.M)
+        # A section's lines: `[12] [PERSON_1] (mother): "text"` (the speaker's name is a placeholder too).
+        first_note = re.search(r'^(?:\[\d+\] )?[^\n:]*?\([^)]*\): "?(.*?)"?$', user, re.M)
         return json.dumps(_fill(schema, first_note.group(1) if first_note else user[:150], _lines(system)))
 
     def seen(self) -> str:
