@@ -19,7 +19,7 @@ from functools import cache
 from pydantic import BaseModel
 
 from assistant import lexicons
-from assistant.drafting.detectors import answer_polarity, is_question
+from assistant.drafting.detectors import answer_polarity, is_question, sentences
 from assistant.drafting.participants import Cast, Person
 from assistant.records import (
     FLAG_AGENT,
@@ -335,13 +335,35 @@ def verify_statement(statement: Statement, transcript: Transcript, cast: Cast) -
         flags.append(FLAG_MISATTRIBUTED)
     if high_risk_unsupported(text, ev):
         flags.append(FLAG_HIGH_RISK)
-    if polarity_problem(text, statement.kind, ev):
+    if polarity_problem(text, statement.kind, ev) or (statement.kind != "quote" and medicine_ruled_out(text, ev)):
         flags.append(FLAG_POLARITY)
     if statement.kind != "quote" and not agent_supported(text, ev, cast):
         flags.append(FLAG_AGENT)
     if statement.kind != "quote" and truncated(text):
         flags.append(FLAG_TRUNCATED)
     return statement.model_copy(update={"support": score, "flags": _dedupe(flags)})
+
+
+# "instead" alone marks the medicine chosen ("doxycycline instead"); "instead of X" rules X out.
+_RULED_OUT = re.compile(r"\b(?:won't|will not|wouldn't|not going to|don't want|shouldn't|stop|stopped|stopping|"
+                        r"avoid)\b", re.I)
+_INSTEAD_OF = re.compile(r"\b(?:instead of|rather than)\s+([A-Za-z-]+)", re.I)
+
+
+def medicine_ruled_out(text: str, ev: Evidence) -> bool:
+    """A medicine the sentence states plainly that its lines rule out, stop or replace ("Normally I'd give
+    amoxicillin, but that's a penicillin, so we won't use that. I'm going to give you doxycycline instead")."""
+    named = medicines(text)
+    if not named or is_negated(text) or _RULED_OUT.search(text):
+        return False
+    for seg in ev.segments:
+        said = sentences(seg.text)
+        for sent in said:
+            if medicines(sent) & named and _RULED_OUT.search(sent):
+                return True
+            if {m.group(1).lower() for m in _INSTEAD_OF.finditer(sent)} & named:
+                return True
+    return False
 
 
 _OWN_FLAGS = {FLAG_BAD_EVIDENCE, FLAG_UNSUPPORTED, FLAG_UNKNOWN_PERSON, FLAG_HIGH_RISK, FLAG_POLARITY,

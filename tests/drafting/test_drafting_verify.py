@@ -159,3 +159,19 @@ def test_a_sentence_cut_off_mid_way_is_flagged_truncated() -> None:
     assert FLAG_TRUNCATED in flags("Kerry will ring the housing office on")
     assert FLAG_TRUNCATED in flags("Kerry will ring the housing offi")
     assert FLAG_TRUNCATED not in flags("Kerry will ring the housing office on Monday.")
+
+
+def test_a_medicine_the_line_rules_out_is_not_a_plan() -> None:
+    t = parse_text(
+        "Present: Helen (GP), Graham (patient)\n"
+        "Graham: I come up in a rash with penicillin.\n"
+        "Helen: Normally I'd give amoxicillin, but that's a penicillin, so we won't use that. I'm going to give "
+        "you doxycycline instead, 100 milligrams once a day.\n")
+    cast = identify_participants(t, get_template("clin_consult_note"))
+
+    def flags(text: str) -> list[str]:
+        return verify_statement(Statement(text=text, evidence=[1], kind="decision"), t, cast).flags
+
+    assert FLAG_POLARITY in flags("Helen will give Graham amoxicillin.")
+    assert FLAG_POLARITY not in flags("Helen will not give amoxicillin because Graham is allergic to penicillin.")
+    assert FLAG_POLARITY not in flags("Helen will give Graham doxycycline, 100 milligrams once a day.")
