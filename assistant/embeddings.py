@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import numpy as np
+    from pathlib import Path
 
-    from assistant.config import Settings
+    import numpy as np
 
 _lock = threading.Lock()
 _encoders: dict[str, Encoder] = {}
@@ -56,12 +56,12 @@ class Encoder:
         return self.encode(a) @ self.encode(b).T
 
 
-def get_encoder(settings: Settings | None = None) -> Encoder:
-    """The process-wide encoder for the packaged MiniLM model."""
+def get_encoder(models_dir: Path | None = None) -> Encoder:
+    """The process-wide encoder for the packaged MiniLM model (`models_dir`: the settings' by default)."""
     from assistant.config import get_settings
     from assistant.models import model_path
 
-    path = str(model_path("minilm", settings or get_settings()))
+    path = str(model_path("minilm", models_dir or get_settings().models_dir))
     with _lock:
         if path not in _encoders:
             _encoders[path] = Encoder(path)

@@ -206,18 +206,18 @@ def _assemble(spec: ModelSpec, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def model_path(model_id: str, settings: Settings) -> Path:
+def model_path(model_id: str, models_dir: Path) -> Path:
     """Path of a ready model (file for GGUF, folder for Whisper/embeddings), assembling it if needed."""
     spec = MODELS[model_id]
     if spec.assembled_name is None:
         main = _part_path(spec.parts[0])
-        if spec.sha256 and not _stamp_matches_in_cache(main, spec.sha256, settings):
+        if spec.sha256 and not _stamp_matches_in_cache(main, spec.sha256, models_dir):
             got = sha256_file(main)
             if got != spec.sha256:
                 raise ModelError(f"{spec.id}: {main} has sha256 {got}, expected {spec.sha256}; reinstall it")
-            _cache_stamp(main, got, settings)
+            _cache_stamp(main, got, models_dir)
         return main if spec.kind == "llm" else main.parent
-    folder = settings.models_dir / spec.id
+    folder = models_dir / spec.id
     target = folder / spec.assembled_name
     if not (target.is_file() and _stamp_matches(target, spec.sha256 or "")):
         if target.is_file() and spec.sha256 and sha256_file(target) == spec.sha256:
@@ -232,33 +232,33 @@ def model_path(model_id: str, settings: Settings) -> Path:
     return target if spec.kind == "llm" else folder
 
 
-def _site_stamp(main: Path, settings: Settings) -> Path:
+def _site_stamp(main: Path, models_dir: Path) -> Path:
     key = hashlib.sha256(str(main).encode()).hexdigest()[:16]
-    return settings.models_dir / "stamps" / f"{key}.json"
+    return models_dir / "stamps" / f"{key}.json"
 
 
-def _stamp_matches_in_cache(main: Path, sha: str, settings: Settings) -> bool:
+def _stamp_matches_in_cache(main: Path, sha: str, models_dir: Path) -> bool:
     try:
-        stamp = json.loads(_site_stamp(main, settings).read_text())
+        stamp = json.loads(_site_stamp(main, models_dir).read_text())
         st = main.stat()
     except (OSError, ValueError):
         return False
     return stamp == {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _cache_stamp(main: Path, sha: str, settings: Settings) -> None:
-    path = _site_stamp(main, settings)
+def _cache_stamp(main: Path, sha: str, models_dir: Path) -> None:
+    path = _site_stamp(main, models_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     st = main.stat()
     path.write_text(json.dumps({"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
 
 
 def whisper_model_dir(settings: Settings, name: str | None = None) -> Path:
-    return model_path(WHISPER_IDS[name or settings.whisper_model], settings)
+    return model_path(WHISPER_IDS[name or settings.whisper_model], settings.models_dir)
 
 
 def llm_model_file(settings: Settings, name: str | None = None) -> Path:
-    return model_path(LLM_IDS[name or settings.embedded_llm], settings)
+    return model_path(LLM_IDS[name or settings.embedded_llm], settings.models_dir)
 
 
 def status(model_id: str, settings: Settings, verify: bool = False) -> ModelStatus:
@@ -278,7 +278,7 @@ def status(model_id: str, settings: Settings, verify: bool = False) -> ModelStat
         main = settings.models_dir / spec.id / spec.assembled_name
     if verify:
         try:
-            path = model_path(model_id, settings)
+            path = model_path(model_id, settings.models_dir)
         except ModelError as exc:
             base.status = "checksum_mismatch"
             base.detail = str(exc)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from assistant.transcript import Participant, Transcript
+from assistant.transcript import GivenFieldsOnly, Participant, Transcript
 
 StatementKind = Literal["observed", "reported", "opinion", "action", "decision", "quote"]
 SectionStatus = Literal["drafted", "not_discussed", "human_only"]
@@ -70,6 +70,32 @@ class Provenance(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class DraftingStats(GivenFieldsOnly):
+    """What the drafting pipeline did: model calls and tokens, lines placed, statements kept. Records drafted
+    by earlier pipelines carry other keys (`windows`...); they load and are saved back as they were."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    failed_units: int = Field(default=0, description="lines whose model call failed, quoted instead")
+    sections: dict[str, int] = Field(default_factory=dict, description="section id -> lines placed in it")
+    units: int = 0
+    placed: int = 0
+    duplicates_removed: int = 0
+    summary_method: str = "none"
+    summary_dropped: list[str] = Field(default_factory=list)
+    statements: int = 0
+    flagged: int = 0
+    findings: list[dict[str, Any]] = Field(
+        default_factory=list, description="the detectors' findings, as `Finding.model_dump(exclude_defaults=True)`")
+
+
+class RecordExtra(GivenFieldsOnly):
+    """Diagnostics kept with a record; nothing here is shown to the worker or exported."""
+
+    drafting: DraftingStats | None = None
+
+
 class CaseRecord(BaseModel):
     id: str = ""
     owner: str = ""
@@ -86,7 +112,7 @@ class CaseRecord(BaseModel):
     approved_at: datetime | None = None
     version: int = 1
     flags: list[str] = Field(default_factory=list)
-    extra: dict[str, Any] = Field(default_factory=dict)
+    extra: RecordExtra = Field(default_factory=RecordExtra)
 
     def section(self, section_id: str) -> Section | None:
         return next((s for s in self.sections if s.id == section_id), None)

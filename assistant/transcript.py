@@ -10,7 +10,15 @@ import hashlib
 import re
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+    field_validator,
+    model_serializer,
+)
 
 TRANSCRIPT_FLAGS = ("truncated", "no_speech", "too_short")
 
@@ -40,6 +48,83 @@ class Segment(BaseModel):
     no_speech_prob: float | None = None
 
 
+class GivenFieldsOnly(BaseModel):
+    """Serialises only the keys it was given: a block written by an older or another engine round-trips as
+    stored, and a field this engine leaves out (no diarisation, no audio file) stays out of the JSON."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @model_serializer(mode="wrap")
+    def _given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
+
+
+class DroppedSegment(GivenFieldsOnly):
+    """A segment the transcriber dropped (no speech, a stock phrase, bleed), kept so the decision can be audited."""
+
+    start: float | None = None
+    end: float | None = None
+    speaker: str | None = None
+    text: str = ""
+    reason: str = ""
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+
+
+class DiarisationInfo(GivenFieldsOnly):
+    """The diariser's model and settings (`Diariser.describe()`) and how many voices it was told and found."""
+
+    engine: str | None = None
+    model: str | None = None
+    vad: str | None = None
+    window_s: float | None = None
+    hop_s: float | None = None
+    linkage: str | None = None
+    threshold: float | None = None
+    max_speakers: int | None = None
+    speakers_expected: int | None = None
+    speakers_found: int | None = None
+
+
+class LanguageDetected(GivenFieldsOnly):
+    language: str | None = None
+    probability: float | None = None
+
+
+class AsrInfo(GivenFieldsOnly):
+    """The speech-to-text model, its settings and what it decided, as stored with the transcript.
+
+    Every field is optional because records written by earlier versions carry fewer keys."""
+
+    engine: str | None = None
+    engine_version: str | None = None
+    ctranslate2_version: str | None = None
+    model: str | None = None
+    model_id: str | None = None
+    device: str | None = None
+    compute_type: str | None = None
+    cpu_threads: int | None = None
+    language: str | None = None
+    beam_size: int | None = None
+    vad_filter: bool | None = None
+    condition_on_previous_text: bool | None = None
+    word_timestamps: bool | None = None
+    sample_rate: int | None = None
+    diarisation: DiarisationInfo | None = None
+    language_detected: LanguageDetected | None = None
+    channel_mode: str | None = None
+    language_probability: float | None = None
+    dropped_segments: list[DroppedSegment] = Field(default_factory=list)
+    crosstalk_gate: dict[str, float] | None = None
+    input_format: str | None = None
+    input_codec: str | None = None
+    input_channels: int | None = None
+    input_sample_rate: int | None = None
+    declared_duration: float | None = None
+    decode_errors: int | None = None
+
+
 class Transcript(BaseModel):
     id: str = ""
     source: str = Field(default="", description="sha256 of the audio or text this came from")
@@ -47,7 +132,7 @@ class Transcript(BaseModel):
     duration: float | None = None
     segments: list[Segment] = Field(default_factory=list)
     participants: list[Participant] = Field(default_factory=list)
-    asr: dict[str, Any] = Field(default_factory=dict, description="ASR model and settings; empty for text")
+    asr: AsrInfo | None = Field(default=None, description="ASR model and settings; None for typed text")
     flags: list[str] = Field(default_factory=list)
     contact_date: str | None = Field(
         default=None,
@@ -64,6 +149,15 @@ class Transcript(BaseModel):
         description="Diarised speaker label -> names the worker may confirm, best first "
         "(assistant.diarise.names); suggestions only, the segments keep their labels",
     )
+
+    @field_validator("asr", mode="before")
+    @classmethod
+    def _no_asr(cls, value: Any) -> Any:
+        return value or None  # stored records write typed text's missing ASR block as {}
+
+    @field_serializer("asr", mode="wrap")
+    def _asr_json(self, value: AsrInfo | None, handler: SerializerFunctionWrapHandler) -> Any:
+        return handler(value) if value is not None else {}  # the stored and API shape for typed text
 
     @property
     def text(self) -> str:

@@ -261,7 +261,8 @@ def long_child(path: Path, model_name: str | None) -> None:
     wall = time.perf_counter() - started
     print(json.dumps({"wall_s": round(wall, 1), "audio_s": t.duration, "peak_rss_mb": round(_peak_rss_mb(), 1),
                       "progress_updates": len(ticks), "segments": len(t.segments),
-                      "speakers_found": t.asr.get("diarisation", {}).get("speakers_found")}))
+                      "speakers_found": t.asr.diarisation.speakers_found
+                      if t.asr and t.asr.diarisation else None}))
 
 
 def run_long(minutes: float, model_name: str | None) -> dict[str, Any]:

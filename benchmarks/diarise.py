@@ -126,7 +126,7 @@ def run_benchmark(runs: int, threads: int, seconds: float, model: str, samples: 
         transcript = transcriber.transcribe(x, speakers=people)
         row["wder"] = wder([(t.speaker, t.text) for t in d.turns],
                            [(s.speaker, s.text) for s in transcript.segments]).model_dump()
-        row["asr_model"] = transcript.asr.get("model")
+        row["asr_model"] = transcript.asr.model if transcript.asr else None
         out[name] = row
 
     result: dict[str, Any] = {

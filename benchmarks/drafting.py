@@ -82,8 +82,9 @@ def server_log_totals(text: str) -> dict[str, float]:
 
 
 def draft_once(chat: ChatModel, server: Any, settings: Settings, sample: Path) -> dict[str, Any]:
-    from assistant.drafting.pipeline import draft
+    from assistant.drafting.pipeline import DraftOptions, draft
     from assistant.export import render
+    from assistant.records import DraftingStats
     from assistant.templates import get_template
     from assistant.transcript import parse_text
 
@@ -92,11 +93,11 @@ def draft_once(chat: ChatModel, server: Any, settings: Settings, sample: Path) -
     template = get_template(meta["template"])
     since = server.log_size() if server is not None else 0
     started = time.perf_counter()
-    record = draft(transcript, template, chat, settings=settings)
+    record = draft(transcript, template, chat, DraftOptions.from_settings(settings))
     drafted = time.perf_counter()
     docx = render(record, "docx")
     done = time.perf_counter()
-    stats = record.extra.get("drafting", {})
+    stats = record.extra.drafting or DraftingStats()
     stages = {k: v for k, v in (record.provenance.timings_s or {}).items() if k != "total"}
     stages["report"] = round(done - drafted, 3)
     return {
@@ -104,12 +105,12 @@ def draft_once(chat: ChatModel, server: Any, settings: Settings, sample: Path) -
         "stages_s": stages,
         "record_s": round(drafted - started, 2),
         "total_s": round(done - started, 2),
-        "calls": stats.get("calls", 0),
-        "units": stats.get("units", 0),
-        "prompt_tokens": stats.get("prompt_tokens", 0),
-        "completion_tokens": stats.get("completion_tokens", 0),
-        "statements": stats.get("statements", 0),
-        "flagged": stats.get("flagged", 0),
+        "calls": stats.calls,
+        "units": stats.units,
+        "prompt_tokens": stats.prompt_tokens,
+        "completion_tokens": stats.completion_tokens,
+        "statements": stats.statements,
+        "flagged": stats.flagged,
         "docx_bytes": len(docx),
         "server": server_log_totals(server.log_text(since)) if server is not None else None,
     }
@@ -131,7 +132,7 @@ def long_draft(chat: ChatModel, server: Any, settings: Settings, sample: Path, w
     (speed and memory, not quality: repeated lines are merged as duplicates)."""
     import resource
 
-    from assistant.drafting.pipeline import draft
+    from assistant.drafting.pipeline import DraftOptions, draft
     from assistant.templates import get_template
     from assistant.transcript import parse_text
 
@@ -142,14 +143,14 @@ def long_draft(chat: ChatModel, server: Any, settings: Settings, sample: Path, w
         lines += body
     transcript = parse_text("\n".join([header, *lines]), source_id=f"{sample.name}-long")
     started = time.perf_counter()
-    record = draft(transcript, get_template(meta["template"]), chat, settings=settings)
+    record = draft(transcript, get_template(meta["template"]), chat, DraftOptions.from_settings(settings))
     total = time.perf_counter() - started
     return {
         "words": transcript.word_count,
         "total_s": round(total, 1),
         "target_s": LONG_TARGET_S,
         "stages_s": {k: v for k, v in (record.provenance.timings_s or {}).items() if k != "total"},
-        "calls": record.extra.get("drafting", {}).get("calls", 0),
+        "calls": record.extra.drafting.calls if record.extra.drafting else 0,
         "statements": len(record.statements()),
         "peak_rss_mb": {"drafting_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                         "llm_server": _peak_rss_mb(server.pid if server is not None else None)},
@@ -230,7 +231,8 @@ def run_benchmark(runs: int, sample_id: str, no_reuse_runs: int, long_words: int
     calls = max(1, reuse[0]["calls"])
     mean_prompt = round(reuse[0]["prompt_tokens"] / calls)
     mean_gen = max(1, round(reuse[0]["completion_tokens"] / calls))
-    bare = bare_completion(settings, model_path(settings.embedded_llm, settings), mean_prompt, mean_gen, threads)
+    bare = bare_completion(settings, model_path(settings.embedded_llm, settings.models_dir), mean_prompt, mean_gen,
+                           threads)
 
     stage_names = list(reuse[0]["stages_s"])
     totals = [r["total_s"] for r in reuse]

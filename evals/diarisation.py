@@ -240,7 +240,7 @@ def evaluate_recording(
             transcript = transcriber.transcribe(samples, speakers=count)
             row[key] = wder([(u.speaker, u.text) for u in reference],
                             [(s.speaker, s.text) for s in transcript.segments]).model_dump()
-        row["asr_model"] = transcript.asr.get("model")
+        row["asr_model"] = transcript.asr.model if transcript.asr else None
     return row
 
 

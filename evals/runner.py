@@ -65,9 +65,9 @@ def draft_item(
     *,
     source_id: str | None = None,
 ) -> CaseRecord:
-    """Draft one record with the real pipeline: `assistant.drafting.pipeline.draft(transcript, template,
-    chat, engine=..., settings=...)`. `chat` is required for engine "llm" and ignored for "extractive"
-    (the pipeline itself would quietly fall back to extractive; an evaluation must not)."""
+    """Draft one record with the real pipeline (`assistant.drafting.pipeline.draft`). `chat` is required for
+    engine "llm" and ignored for "extractive" (the pipeline itself would quietly fall back to extractive; an
+    evaluation must not)."""
     from assistant.drafting import pipeline  # lazy: the pipeline pulls in the LLM client and lexicons
     from assistant.templates import get_template
     from assistant.transcript import parse_text
@@ -76,13 +76,7 @@ def draft_item(
     template = get_template(template_id)
     if engine == "llm" and chat is None:
         raise ValueError("engine 'llm' needs a chat model")
-    return pipeline.draft(
-        transcript,
-        template,
-        chat if engine == "llm" else None,
-        engine=engine,  # type: ignore[arg-type]
-        settings=settings,
-    )
+    return pipeline.draft(transcript, template, chat, pipeline.DraftOptions.from_settings(settings, engine=engine))
 
 
 # --- scoring one item ---------------------------------------------------------------------------------------

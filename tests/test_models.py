@@ -41,11 +41,11 @@ def test_assembly_is_atomic_and_checked(tmp_path: Path, monkeypatch: pytest.Monk
     settings = Settings(data_dir=tmp_path / "d", models_cache_dir=tmp_path / "models")
 
     monkeypatch.setitem(models.MODELS, "fake", _fake_spec(tmp_path, blobs, good))
-    path = models.model_path("fake", settings)
+    path = models.model_path("fake", settings.models_dir)
     assert path.read_bytes() == b"".join(blobs)
     # A second call trusts the stamp and leaves the file alone.
     mtime = path.stat().st_mtime_ns
-    assert models.model_path("fake", settings).stat().st_mtime_ns == mtime
+    assert models.model_path("fake", settings.models_dir).stat().st_mtime_ns == mtime
 
 
 def test_checksum_mismatch_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,7 +53,7 @@ def test_checksum_mismatch_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Mo
     settings = Settings(data_dir=tmp_path / "d", models_cache_dir=tmp_path / "models")
     monkeypatch.setitem(models.MODELS, "fake", _fake_spec(tmp_path, [b"x", b"y"], "0" * 64))
     with pytest.raises(models.ModelError, match="expected 0000"):
-        models.model_path("fake", settings)
+        models.model_path("fake", settings.models_dir)
     folder = settings.models_dir / "fake"
     assert not any(folder.iterdir()), "no partial or temp file may remain"
 
@@ -65,5 +65,5 @@ def test_missing_package_names_the_package(settings: Settings, monkeypatch: pyte
     )
     monkeypatch.setitem(models.MODELS, "ghost", spec)
     with pytest.raises(models.ModelError, match=r"ghost-model==9.*make install"):
-        models.model_path("ghost", settings)
+        models.model_path("ghost", settings.models_dir)
     assert models.status("ghost", settings).status == "missing_package"

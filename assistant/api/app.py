@@ -20,11 +20,11 @@ from assistant import __version__
 from assistant.api.auth import ensure_local_user
 from assistant.api.errors import ApiError, install_error_handlers
 from assistant.api.routes import router
-from assistant.blobs import FilesystemBlobStore, blob_store
 from assistant.config import Settings, get_settings
 from assistant.jobs import JobQueue
 from assistant.jobs.local import LocalJobQueue
 from assistant.jobs.stages import Engines, JobRunner
+from assistant.store.blobs import FilesystemBlobStore, blob_store
 from assistant.store.db import Database
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"

@@ -14,7 +14,10 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 from assistant.config import Settings
 from assistant.drafting.detectors import SHORT_ANSWER_WORDS, Finding, detect, redacted_texts
@@ -28,7 +31,7 @@ from assistant.drafting.summary import summarise
 from assistant.drafting.synthesis import quotes, synthesise_section
 from assistant.drafting.verify import not_a_note, verify_statement
 from assistant.llm import ChatModel
-from assistant.records import CaseRecord, Provenance, RecordMeta
+from assistant.records import CaseRecord, DraftingStats, Provenance, RecordMeta
 from assistant.templates import Template
 from assistant.transcript import Participant, Transcript
 
@@ -95,45 +98,45 @@ def by_section(placements: list[Placement], template: Template) -> dict[str, lis
     return out
 
 
-def draft(
-    transcript: Transcript,
-    template: Template,
-    chat: ChatModel | None,
-    *,
-    engine: Literal["llm", "extractive"] = "llm",
-    settings: Settings,
-    progress: Progress | None = None,
-    participants: list[Participant] | None = None,
-    worker: str | None = None,
-) -> CaseRecord:
-    """Draft a case record. `participants`/`worker` add what the caller knows about who was present."""
-    clock = _Clock(progress)
-    notes: list[str] = []
-    section_prompt = load_prompt(settings.prompts_dir, "section")
-    summary_prompt = load_prompt(settings.prompts_dir, "summary")
-    use_llm = engine == "llm" and chat is not None
-    if engine == "llm" and chat is None:
-        notes.append("no language model available: drafted with the extractive engine")
+class DraftOptions(BaseModel):
+    """Everything drafting reads besides the transcript, the template and the model: the engine, what the
+    caller knows about who was present, and the settings it needs (`from_settings`)."""
 
-    cast = identify_participants(transcript, template, extra=participants, worker=worker)
-    record = CaseRecord(
-        id=uuid.uuid4().hex,
-        template_id=template.id,
-        template_version=template.version,
-        meta=_meta(cast, transcript),
-        transcript=transcript,
-        provenance=Provenance(
-            engine="llm" if use_llm else "extractive",
-            asr_model=(transcript.asr or {}).get("model"),
-            llm_backend=chat.backend if use_llm and chat else None,
-            llm_model=chat.name if use_llm and chat else None,
-            prompt_versions={"section": section_prompt.version, "summary": summary_prompt.version}
-            if use_llm else {},
-            temperature=settings.llm_temperature if use_llm else None,
-            seed=settings.llm_seed if use_llm else None,
-            created_at=datetime.now(UTC),
-        ),
-    )
+    engine: Literal["llm", "extractive"] = "llm"
+    prompts_dir: Path = Field(description="folder of versioned prompt files")
+    models_dir: Path = Field(description="where the MiniLM encoder is found and the sectioner caches vectors")
+    temperature: float = Field(description="sampling temperature, recorded in provenance")
+    seed: int = Field(description="sampling seed, recorded in provenance")
+    participants: list[Participant] = Field(default_factory=list, description="people the caller knows were present")
+    worker: str | None = Field(default=None, description="the worker who wrote typed notes, when known")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **given: Any) -> DraftOptions:
+        return cls(prompts_dir=settings.prompts_dir, models_dir=settings.models_dir,
+                   temperature=settings.llm_temperature, seed=settings.llm_seed, **given)
+
+
+def draft(transcript: Transcript, template: Template, chat: ChatModel | None, options: DraftOptions, *,
+          progress: Progress | None = None) -> CaseRecord:
+    """Draft a case record: the one entry point for jobs, the CLI, the evaluation and the benchmarks.
+
+    Without a model (or with the extractive engine) each section's lines are quoted. While drafting,
+    participants' names become placeholders in what a redacting model sends."""
+    from assistant.llm.redact import redaction_scope
+
+    with redaction_scope(transcript):
+        return _draft(transcript, template, chat if options.engine == "llm" else None, options, _Clock(progress))
+
+
+def _draft(transcript: Transcript, template: Template, chat: ChatModel | None, options: DraftOptions,
+           clock: _Clock) -> CaseRecord:
+    notes: list[str] = []
+    if options.engine == "llm" and chat is None:
+        notes.append("no language model available: drafted with the extractive engine")
+    section_prompt = load_prompt(options.prompts_dir, "section")
+    summary_prompt = load_prompt(options.prompts_dir, "summary")
+    cast = identify_participants(transcript, template, extra=options.participants or None, worker=options.worker)
+    record = _new_record(transcript, template, cast, chat, options, (section_prompt, summary_prompt))
     clock.lap("participants", 0.02)
 
     if transcript.word_count < MIN_WORDS:
@@ -141,10 +144,8 @@ def draft(
         record.sections = empty_sections(template)
         notes.append(f"too short to draft: {transcript.word_count} words (at least {MIN_WORDS} needed); "
                      "nothing was generated")
-        record.provenance.notes = notes
         clock.lap("sections", 1.0)
-        record.provenance.timings_s = {**clock.timings, "total": clock.total()}
-        return record
+        return _finish(record, notes, clock)
 
     findings = detect(transcript, cast)
     texts = redacted_texts(transcript, findings)
@@ -154,24 +155,70 @@ def draft(
 
     from assistant.embeddings import get_encoder
 
-    placements = place(units, template, get_encoder(settings), cache_dir=settings.models_dir)
+    placements = place(units, template, get_encoder(options.models_dir), cache_dir=options.models_dir)
     sections = by_section(placements, template)
     clock.lap("sectioner", 0.12)
 
-    candidates, stats = _write_sections(sections, template, cast, findings, chat if use_llm else None,
-                                        section_prompt, clock, notes)
-    if use_llm and stats["failed_units"] and stats["failed_units"] == stats["units"]:
+    candidates, stats = _write_sections(sections, template, cast, findings, chat, section_prompt, clock, notes)
+    if chat is not None and stats.failed_units and stats.failed_units == stats.units:
         record.flags.append(FLAG_LLM_FALLBACK)
-    stats.update(units=len(units), placed=sum(p.section is not None for p in placements))
+    stats.units, stats.placed = len(units), sum(p.section is not None for p in placements)
     clock.lap("synthesis", 0.85)
 
     candidates.extend(finding_candidates(findings, transcript, cast, template))
     placed = {i: p.section for p in placements if p.section for i in p.unit.segment_ids}
     candidates.extend(coverage_candidates(findings, candidates, transcript, cast, template, placed))
-    merged, removed = merge_candidates(candidates)
-    stats["duplicates_removed"] = removed
+    merged, stats.duplicates_removed = merge_candidates(candidates)
     clock.lap("merge", 0.87)
 
+    merged = _verified(merged, transcript, cast, notes)
+    clock.lap("verify", 0.9)
+
+    record.sections, section_notes = build_sections(template, merged)
+    notes.extend(section_notes)
+    clock.lap("sections", 0.92)
+
+    summary = summarise(chat, summary_prompt if chat is not None else None, template, cast, record.sections,
+                        transcript)
+    record.summary = summary.text
+    record.summary_evidence = summary.cites
+    stats.summary_method, stats.summary_dropped = summary.method, summary.dropped
+    clock.lap("summary", 1.0)
+
+    stats.statements = len(record.statements())
+    stats.flagged = sum(1 for st in record.statements() if st.flags)
+    stats.findings = [f.model_dump(exclude_defaults=True) for f in findings]
+    record.extra.drafting = stats
+    return _finish(record, notes, clock)
+
+
+def _new_record(transcript: Transcript, template: Template, cast: Cast, chat: ChatModel | None,
+                options: DraftOptions, prompts: tuple[Prompt, Prompt]) -> CaseRecord:
+    """An empty record with its people and provenance; model details only when a model writes it."""
+    section_prompt, summary_prompt = prompts
+    use_llm = chat is not None
+    return CaseRecord(
+        id=uuid.uuid4().hex,
+        template_id=template.id,
+        template_version=template.version,
+        meta=_meta(cast, transcript),
+        transcript=transcript,
+        provenance=Provenance(
+            engine="llm" if use_llm else "extractive",
+            asr_model=transcript.asr.model if transcript.asr else None,
+            llm_backend=chat.backend if chat is not None else None,
+            llm_model=chat.name if chat is not None else None,
+            prompt_versions={"section": section_prompt.version, "summary": summary_prompt.version}
+            if use_llm else {},
+            temperature=options.temperature if use_llm else None,
+            seed=options.seed if use_llm else None,
+            created_at=datetime.now(UTC),
+        ),
+    )
+
+
+def _verified(merged: list[Candidate], transcript: Transcript, cast: Cast, notes: list[str]) -> list[Candidate]:
+    """Each statement checked against the lines it cites; a model's question or pleasantry is dropped."""
     kept: list[Candidate] = []
     for cand in merged:
         if cand.source == "llm" and not_a_note(cand.statement.text):
@@ -179,24 +226,10 @@ def draft(
             continue
         cand.statement = verify_statement(cand.statement, transcript, cast)
         kept.append(cand)
-    merged = kept
-    clock.lap("verify", 0.9)
+    return kept
 
-    record.sections, section_notes = build_sections(template, merged)
-    notes.extend(section_notes)
-    clock.lap("sections", 0.92)
 
-    summary = summarise(chat if use_llm else None, summary_prompt if use_llm else None, template, cast,
-                        record.sections, transcript)
-    record.summary = summary.text
-    record.summary_evidence = summary.cites
-    stats.update(summary_method=summary.method, summary_dropped=summary.dropped)
-    clock.lap("summary", 1.0)
-
-    flagged = sum(1 for st in record.statements() if st.flags)
-    stats.update(statements=len(record.statements()), flagged=flagged,
-                 findings=[f.model_dump(exclude_defaults=True) for f in findings])
-    record.extra["drafting"] = stats
+def _finish(record: CaseRecord, notes: list[str], clock: _Clock) -> CaseRecord:
     record.provenance.notes = notes
     record.provenance.timings_s = {**clock.timings, "total": clock.total()}
     return record
@@ -204,12 +237,12 @@ def draft(
 
 def _write_sections(sections: dict[str, list[Unit]], template: Template, cast: Cast, findings: list[Finding],
                     chat: ChatModel | None, prompt: Prompt, clock: _Clock, notes: list[str]
-                    ) -> tuple[list[Candidate], dict[str, object]]:
+                    ) -> tuple[list[Candidate], DraftingStats]:
     """Each section with lines: written by the model from its own lines, or (no model, or a failed call) the
     lines quoted."""
     candidates: list[Candidate] = []
-    stats: dict[str, object] = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "failed_units": 0,
-                                "sections": {k: len(v) for k, v in sections.items() if v}}
+    stats = DraftingStats(calls=0, prompt_tokens=0, completion_tokens=0, failed_units=0,
+                          sections={k: len(v) for k, v in sections.items() if v})
     todo = [(sid, units) for sid, units in sections.items() if units]
     for n, (sid, units) in enumerate(todo):
         spec = template.section(sid)
@@ -222,9 +255,10 @@ def _write_sections(sections: dict[str, list[Unit]], template: Template, cast: C
             candidates.extend(quotes(res.failed, sid, cast))
             notes.append(f"{len(res.failed)} lines of {spec.title!r} are quoted: the model's output failed")
         notes.extend(f"synthesis call failed: {e}" for e in res.errors)
-        for key in ("calls", "prompt_tokens", "completion_tokens"):
-            stats[key] = int(stats[key]) + getattr(res, key)  # type: ignore[call-overload]
-        stats["failed_units"] = int(stats["failed_units"]) + len(res.failed)  # type: ignore[call-overload]
+        stats.calls += res.calls
+        stats.prompt_tokens += res.prompt_tokens
+        stats.completion_tokens += res.completion_tokens
+        stats.failed_units += len(res.failed)
         clock.tell("synthesis", 0.12 + 0.73 * (n + 1) / len(todo))
-    stats["units"] = sum(len(u) for _, u in todo)
+    stats.units = sum(len(u) for _, u in todo)
     return candidates, stats

@@ -84,7 +84,7 @@ def draft_file(
     speakers: int | None = None,
     present: list[Participant] | None = None,
 ) -> tuple[CaseRecord, list[Path]]:
-    from assistant.drafting.pipeline import draft
+    from assistant.drafting.pipeline import DraftOptions, draft
     from assistant.export import SUFFIX, render
 
     transcript = load_input(path, settings, echo, speakers)
@@ -101,12 +101,10 @@ def draft_file(
 
         echo("starting the language model …")
         chat, stop = build_chat_model(settings)
-    from assistant.llm.redact import redaction_scope
-
+    options = DraftOptions.from_settings(settings, engine="llm" if engine == "llm" else "extractive")
     try:
-        with redaction_scope(transcript):  # as jobs do: participants' names never reach a redacting remote LLM
-            record = draft(transcript, template, chat, engine="llm" if engine == "llm" else "extractive",
-                           settings=settings, progress=lambda stage, frac: echo(f"  [{frac:4.0%}] {stage}"))
+        record = draft(transcript, template, chat, options,
+                       progress=lambda stage, frac: echo(f"  [{frac:4.0%}] {stage}"))
     finally:
         if stop is not None:
             stop()

@@ -1,15 +1,5 @@
-"""Jobs: rows first, then run by a `JobQueue` (in-process threads by default)."""
+"""Jobs: rows first, then run by a `JobQueue` (`base.py`; in-process threads by default, or Celery)."""
 
-from __future__ import annotations
+from assistant.jobs.base import JobQueue
 
-from typing import Protocol
-
-
-class JobQueue(Protocol):
-    def start(self) -> None:
-        """Begin running; re-queue jobs a crash left queued or running."""
-
-    def submit(self, job_id: str) -> None:
-        """Run a job whose row is already committed."""
-
-    def stop(self) -> None: ...
+__all__ = ["JobQueue"]

@@ -20,11 +20,12 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from assistant.blobs import BlobStore, blob_store
 from assistant.config import Settings
 from assistant.jobs.locks import job_lock
 from assistant.jobs.reaper import Heartbeat, lost_event, resumed, worker_name
 from assistant.records import CaseRecord
+from assistant.store.base import BlobStore
+from assistant.store.blobs import blob_store
 from assistant.store.db import Database
 from assistant.store.tables import Job, Record, Recording, RecordVersion, utcnow
 from assistant.transcript import Participant, Transcript, parse_text
@@ -221,9 +222,9 @@ class JobRunner:
             job.transcript, job.progress, job.state, job.stage, job.attempts, job.error = (
                 data, 0.5, "queued", "queued for drafting", 0, None)
             rec = s.get(Recording, job.recording_id) if job.recording_id else None
-            asr = transcript.asr or {}
+            asr = transcript.asr
             append(s, SYSTEM, "transcribe", objects={"job": job_id, "recording": job.recording_id},
-                   models={"asr": asr.get("model_id") or asr.get("model")},
+                   models={"asr": (asr.model_id or asr.model) if asr else None},
                    input_sha256=rec.sha256 if rec else None, output_sha256=sha256_json(data))
 
     def attempts(self, job_id: str) -> int:
@@ -241,7 +242,7 @@ class JobRunner:
         return self.engines.transcriber().transcribe(audio, progress=on_progress, speakers=speakers)
 
     def _draft(self, job_id: str, transcript: Transcript, template_id: str, engine: str) -> CaseRecord:
-        from assistant.drafting.pipeline import draft
+        from assistant.drafting.pipeline import DraftOptions, draft
         from assistant.templates import get_template
 
         base = 0.5 if transcript.asr else 0.0
@@ -252,11 +253,8 @@ class JobRunner:
                          progress=round(base + (1 - base) * min(max(fraction, 0.0), 1.0) * 0.99, 3))
 
         chat = self.engines.chat() if engine == "llm" and transcript.word_count >= 150 else None
-        from assistant.llm.redact import redaction_scope
-
-        with redaction_scope(transcript):  # participants' names -> placeholders if a remote LLM redacts
-            return draft(transcript, get_template(template_id), chat, engine=engine, settings=self.settings,
-                         progress=on_progress)
+        options = DraftOptions.from_settings(self.settings, engine=engine)
+        return draft(transcript, get_template(template_id), chat, options, progress=on_progress)
 
     def _save(self, job_id: str, owner: str, record: CaseRecord) -> None:
         # Record, its first version and the job's completion commit together: no half-written record.

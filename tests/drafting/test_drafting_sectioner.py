@@ -111,7 +111,7 @@ def _placements(template_id: str, text: str, settings: Settings) -> list[Placeme
     cast = identify_participants(transcript, template)
     findings = detect(transcript, cast)
     units = build_units(transcript, cast, findings, redacted_texts(transcript, findings))
-    return place(units, template, get_encoder(settings))
+    return place(units, template, get_encoder(settings.models_dir))
 
 
 @pytest.mark.parametrize("template_id", sorted(CASES))

@@ -172,13 +172,13 @@ def test_api_actions_are_audited_without_text(http: TestClient, alice: Client) -
 
 
 def test_job_runner_audits_transcribe_and_draft(settings: Settings, db: Database, tmp_path: Path) -> None:
-    from assistant.transcript import parse_text
+    from assistant.transcript import AsrInfo, parse_text
 
     class Asr:
         def transcribe(self, path: Path, progress=None, *, speakers=None):  # type: ignore[no-untyped-def]
             t = parse_text("Present: Jo Smith (social worker), Leanne Hart (mother)\nJo Smith: Hello.\n"
                            "Leanne Hart: Hi.")
-            return t.model_copy(update={"asr": {"model": "base", "model_id": "whisper-base"}})
+            return t.model_copy(update={"asr": AsrInfo(model="base", model_id="whisper-base")})
 
     class Engines:
         def transcriber(self) -> Asr:
@@ -190,7 +190,7 @@ def test_job_runner_audits_transcribe_and_draft(settings: Settings, db: Database
         def close(self) -> None:
             pass
 
-    from assistant.blobs import blob_store
+    from assistant.store.blobs import blob_store
     from assistant.store.tables import Recording
 
     src = tmp_path / "a.wav"

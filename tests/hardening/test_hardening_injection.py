@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from assistant.config import Settings
-from assistant.drafting.pipeline import draft
+from assistant.drafting.pipeline import DraftOptions, draft
 from assistant.export import render
 from assistant.llm import ChatModel
 from assistant.records import CaseRecord
@@ -36,7 +36,7 @@ PROMPT_FRAGMENTS = ["careful and literal", "Rules for every note", "The transcri
 def drafted(qwen_chat: ChatModel, session_settings: Settings) -> dict[str, CaseRecord]:
     """Each transcript drafted once (the module's whole model budget)."""
     return {c["id"]: draft(parse_text(c["transcript"]), get_template(c["template"]), qwen_chat,
-                           settings=session_settings) for c in CASES}
+                           DraftOptions.from_settings(session_settings)) for c in CASES}
 
 
 def _segment(record: CaseRecord, phrase: str) -> int:

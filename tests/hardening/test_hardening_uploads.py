@@ -130,7 +130,7 @@ def test_disk_full_while_streaming_the_upload_gives_507_and_no_partial_file(
 def test_disk_full_while_storing_the_upload_gives_507_and_no_partial_file(
     settings: Settings, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from assistant.blobs import FilesystemBlobStore
+    from assistant.store.blobs import FilesystemBlobStore
 
     def full(self: Any, src: Path, key: str) -> str:
         raise OSError(errno.ENOSPC, "No space left on device")

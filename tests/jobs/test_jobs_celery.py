@@ -136,7 +136,7 @@ def test_same_stage_functions_give_the_same_record_embedded_and_on_celery(
     db = Database(local)
     engines = Engines(local)
     try:
-        from assistant.blobs import blob_store
+        from assistant.store.blobs import blob_store
 
         src = tmp_path / "copy.wav"
         src.write_bytes(visit_wav.read_bytes())

@@ -19,10 +19,10 @@ from jobs_services import postgres_problem, temp_postgres_database
 from sqlalchemy import func, select
 from support import REPO, require
 
-from assistant.blobs import blob_store
 from assistant.config import Settings
 from assistant.jobs.locks import job_lock
 from assistant.jobs.reaper import Heartbeat, _take_lost_job, reap
+from assistant.store.blobs import blob_store
 from assistant.store.db import Database
 from assistant.store.tables import Job, Record, Recording, User, utcnow
 

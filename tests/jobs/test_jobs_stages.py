@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
-from assistant.blobs import blob_store
 from assistant.config import Settings
 from assistant.jobs.celery_app import (
     DRAFT,
@@ -26,9 +25,10 @@ from assistant.jobs.celery_app import (
 from assistant.jobs.locks import job_lock
 from assistant.jobs.retry import backoff, is_transient
 from assistant.jobs.stages import JobRunner
+from assistant.store.blobs import blob_store
 from assistant.store.db import Database
 from assistant.store.tables import Job, Record, Recording, RecordVersion, User
-from assistant.transcript import Transcript, parse_text
+from assistant.transcript import AsrInfo, Transcript, parse_text
 
 NOTES = "Present: Jo Smith (social worker), Sam Lee (resident)\nJo: How have you been?\nSam: Better, thanks."
 
@@ -44,7 +44,7 @@ class CountingTranscriber:
         if progress:
             progress(1.0, 2.0)
         t = parse_text(NOTES)
-        t.asr = {"model": "fake"}
+        t.asr = AsrInfo(model="fake")
         return t
 
 

@@ -29,7 +29,7 @@ def llm(session_settings: Settings):  # type: ignore[no-untyped-def]
 
     from assistant.models import model_path
 
-    model = Llama(model_path=str(model_path("smollm2-135m", session_settings)), n_ctx=1024, n_threads=2,
+    model = Llama(model_path=str(model_path("smollm2-135m", session_settings.models_dir)), n_ctx=1024, n_threads=2,
                   logits_all=False, verbose=False, seed=1)
     yield model
     model.close()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.blobs import BlobError, FilesystemBlobStore, blob_store
 from assistant.config import Settings
+from assistant.store.blobs import BlobError, FilesystemBlobStore, blob_store
 
 
 def test_put_read_delete(tmp_path: Path) -> None:

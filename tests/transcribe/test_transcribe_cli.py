@@ -99,7 +99,7 @@ def test_transcribe_to_stdout_and_out_file(run: Callable[..., Result], clip: Dia
     result = run(str(clip.path), "--model", "tiny.en", "--format", "json")
     assert result.exit_code == 0, result.output
     transcript = Transcript.model_validate(json.loads(result.stdout))
-    assert transcript.asr["model"] == "tiny.en"
+    assert transcript.asr.model == "tiny.en"
     assert wer(clip.reference, transcript.text) <= 0.25
     assert "transcribing clip.wav" in result.stderr  # the progress bar's label, on stderr
 

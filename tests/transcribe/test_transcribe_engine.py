@@ -54,14 +54,14 @@ def stereo_run(base: WhisperTranscriber, stereo_dialogue: Dialogue) -> tuple[Tra
 
 def _report(name: str, reference: str, t: Transcript) -> float:
     score = wer(reference, t.text)
-    print(f"\n{name}: WER {score:.3f} ({NORMALISER}), model {t.asr['model']}, {len(t.segments)} segments")
+    print(f"\n{name}: WER {score:.3f} ({NORMALISER}), model {t.asr.model}, {len(t.segments)} segments")
     return score
 
 
 def test_two_voice_dialogue_wer_with_base(dialogue: Dialogue, dialogue_transcript: Transcript) -> None:
     assert _report("mono dialogue", dialogue.reference, dialogue_transcript) <= 0.10
     assert dialogue_transcript.flags == []
-    assert dialogue_transcript.asr["channel_mode"] == "mono"
+    assert dialogue_transcript.asr.channel_mode == "mono"
     # One microphone, two voices, no count given: diarised by default (issue 19). The estimate may split a
     # voice (3 found here with the default threshold); the count given, or naming, fixes that.
     found = {s.speaker for s in dialogue_transcript.segments}
@@ -83,17 +83,17 @@ def test_transcript_shape(dialogue: Dialogue, dialogue_transcript: Transcript) -
     assert t.language == "en"
     assert t.duration == pytest.approx(dialogue.duration, abs=0.05)
     asr = t.asr
-    assert (asr["engine"], asr["model"], asr["model_id"]) == ("faster-whisper", "base", "whisper-base")
-    assert (asr["device"], asr["compute_type"]) == ("cpu", "int8")
-    assert asr["vad_filter"] is True and asr["condition_on_previous_text"] is False
-    assert asr["beam_size"] == 5 and asr["language"] == "en" and asr["cpu_threads"] >= 1
+    assert (asr.engine, asr.model, asr.model_id) == ("faster-whisper", "base", "whisper-base")
+    assert (asr.device, asr.compute_type) == ("cpu", "int8")
+    assert asr.vad_filter is True and asr.condition_on_previous_text is False
+    assert asr.beam_size == 5 and asr.language == "en" and asr.cpu_threads >= 1
 
 
 def test_stereo_one_speaker_per_channel(
     stereo_dialogue: Dialogue, stereo_run: tuple[Transcript, list[tuple[float, float]]]
 ) -> None:
     t, _ = stereo_run
-    assert t.asr["channel_mode"] == "per_channel"
+    assert t.asr.channel_mode == "per_channel"
     assert _report("stereo dialogue", stereo_dialogue.reference, t) <= 0.10
     # Each segment carries the label of the person speaking at that time...
     for seg in t.segments:
@@ -149,7 +149,7 @@ def test_decoded_audio_and_arrays_are_accepted(tiny: WhisperTranscriber, clip: D
     assert wer(clip.reference, t.text) <= 0.25
     # "Stereo" that is the same signal twice is transcribed once, not once per channel.
     doubled = tiny.transcribe(np.stack([decoded.samples, decoded.samples]))
-    assert doubled.asr["channel_mode"] == "identical_channels"
+    assert doubled.asr.channel_mode == "identical_channels"
     assert all(s.speaker.startswith("speaker_") for s in doubled.segments)  # one channel's voices, diarised
     assert wer(clip.reference, doubled.text) <= 0.25
 
@@ -160,13 +160,13 @@ def test_truncated_mp3_is_transcribed_and_flagged(tiny: WhisperTranscriber, trun
     assert "truncated" in t.flags
     assert t.segments, "what was there is still transcribed"
     assert t.duration is not None and t.duration < clip.duration * 0.75
-    assert t.asr["declared_duration"] == pytest.approx(clip.duration, abs=0.2)
+    assert t.asr.declared_duration == pytest.approx(clip.duration, abs=0.2)
     assert "good morning" in normalise(t.text)
 
 
 def test_browser_webm_without_duration(tiny: WhisperTranscriber, mediarecorder_webm: Path, clip: Dialogue) -> None:
     t = tiny.transcribe(mediarecorder_webm)
-    assert t.asr["input_format"] == "webm" and t.asr["declared_duration"] is None
+    assert t.asr.input_format == "webm" and t.asr.declared_duration is None
     assert t.flags == []
     assert wer(clip.reference, t.text) <= 0.25
 

@@ -44,10 +44,10 @@ def test_another_language_is_refused_with_the_reason(session_settings: Settings,
 
 def test_english_passes_and_the_detection_is_recorded(session_settings: Settings, tmp_path: Path) -> None:
     t = WhisperTranscriber(session_settings, "base").transcribe(_speak(tmp_path, "en"), speakers=1)
-    assert t.asr["language_detected"]["language"] == "en" and "Anna" in t.text
+    assert t.asr.language_detected.language == "en" and "Anna" in t.text
 
 
 def test_the_check_can_be_switched_off(session_settings: Settings, tmp_path: Path) -> None:
     settings = session_settings.model_copy(update={"language_check": 0.0})
     t = WhisperTranscriber(settings, "base").transcribe(_speak(tmp_path, "pl"), speakers=1)
-    assert "language_detected" not in t.asr and t.segments  # decoded as English, as asked
+    assert t.asr and t.asr.language_detected is None and t.segments  # decoded as English, as asked

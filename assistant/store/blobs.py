@@ -1,7 +1,7 @@
 """Files every process can reach: uploads are written by the API and read by whichever worker runs the job.
 
-`BlobStore` is the boundary; `FilesystemBlobStore` is the implementation: a folder on a disk that the API
-and every worker mount at the same path (the data dir on one machine; an NFS/SMB/EFS/CephFS share, or a
+`BlobStore` (`base.py`) is the boundary; `FilesystemBlobStore` is the implementation: a folder on a disk that
+the API and every worker mount at the same path (the data dir on one machine; an NFS/SMB/EFS/CephFS share, or a
 docker volume, with several). A reference (`ref`) is what the database stores: for the filesystem store the
 absolute path inside its root, so rows written before the store existed (absolute paths under the data dir)
 still resolve. An S3-compatible store would return `s3://bucket/key` refs and download in `local_copy`.
@@ -14,30 +14,13 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
 
 from assistant.config import Settings
+from assistant.store.base import BlobStore
 
 
 class BlobError(ValueError):
     """A key or reference that points outside the store."""
-
-
-class BlobStore(Protocol):
-    def put_file(self, src: Path, key: str) -> str:
-        """Move the local file `src` into the store under `key` (e.g. `uploads/<id>.wav`); return its ref."""
-        ...
-
-    @contextmanager
-    def local_copy(self, ref: str) -> Iterator[Path]:
-        """A local path to read `ref` from for the duration of the block (FileNotFoundError if gone)."""
-        ...
-
-    def exists(self, ref: str) -> bool: ...
-
-    def delete(self, ref: str) -> None:
-        """Remove `ref`; a missing blob is not an error (deletes are retried and repeated)."""
-        ...
 
 
 class FilesystemBlobStore:
