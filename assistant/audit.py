@@ -245,15 +245,16 @@ def config_snapshot(settings: Any) -> dict[str, str]:
              "llm_seed", "llm_context", "auth_required", "queue", "redact", "redact_loopback", "max_audio_seconds",
              "max_upload_bytes", "retain_audio_after_approval_days", "retain_audio_days", "retain_transcript_days",
              "retain_unapproved_days")
-    snap = {n: str(getattr(settings, n)) for n in names if hasattr(settings, n)}
+    flat = settings.flat()  # by the flat names the log has always used, so an upgrade is not a change
+    snap = {n: str(flat[n]) for n in names}
     # The remote endpoint's host is configuration that matters (where text goes); the key never is recorded.
-    snap["openai_base_url"] = str(getattr(settings, "openai_base_url", None) or "")
+    snap["openai_base_url"] = str(flat["openai_base_url"] or "")
     return snap
 
 
 def model_ids(settings: Any) -> dict[str, str]:
-    llm = settings.embedded_llm if settings.llm_backend == "embedded" else settings.llm_model
-    return {"asr": f"whisper-{settings.whisper_model}", "llm": f"{settings.llm_backend}:{llm}"[:128]}
+    llm = settings.llm.embedded if settings.llm.backend == "embedded" else settings.llm.model
+    return {"asr": f"whisper-{settings.whisper.model}", "llm": f"{settings.llm.backend}:{llm}"[:128]}
 
 
 def record_config(session: Session, settings: Any, actor: str = SYSTEM) -> Entry | None:

@@ -70,7 +70,7 @@ def serve(
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = False
-    if not loopback and not settings.auth_required:
+    if not loopback and not settings.api.auth_required:
         raise fail(f"refusing to bind {host} without tokens: set ASSISTANT_AUTH_REQUIRED=true "
                    "and create users with `assistant users add NAME`")
     try:

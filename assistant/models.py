@@ -254,11 +254,11 @@ def _cache_stamp(main: Path, sha: str, models_dir: Path) -> None:
 
 
 def whisper_model_dir(settings: Settings, name: str | None = None) -> Path:
-    return model_path(WHISPER_IDS[name or settings.whisper_model], settings.models_dir)
+    return model_path(WHISPER_IDS[name or settings.whisper.model], settings.models_dir)
 
 
 def llm_model_file(settings: Settings, name: str | None = None) -> Path:
-    return model_path(LLM_IDS[name or settings.embedded_llm], settings.models_dir)
+    return model_path(LLM_IDS[name or settings.llm.embedded], settings.models_dir)
 
 
 def status(model_id: str, settings: Settings, verify: bool = False) -> ModelStatus:

@@ -44,9 +44,9 @@ def cleanup(db: Database, settings: Settings, now: datetime | None = None, dry_r
             approved_at[row.recording_id] = datetime.fromisoformat(when) if when else row.updated_at
         for rec in s.scalars(select(Recording)):
             after_approval = rec.id in approved_at and (
-                settings.retain_audio_after_approval_days == 0
-                or _older(approved_at[rec.id], now, settings.retain_audio_after_approval_days))
-            if after_approval or _older(rec.created_at, now, settings.retain_audio_days):
+                settings.retention.audio_after_approval_days == 0
+                or _older(approved_at[rec.id], now, settings.retention.audio_after_approval_days))
+            if after_approval or _older(rec.created_at, now, settings.retention.audio_days):
                 report.audio_deleted += 1
                 files.append(Path(rec.path))
                 if not dry_run:
@@ -56,12 +56,12 @@ def cleanup(db: Database, settings: Settings, now: datetime | None = None, dry_r
                     audit_append(s, "retention", "delete", objects={"recording": rec.id})
         for job in s.scalars(select(Job).where(Job.state.in_(("done", "failed")))):
             if (job.transcript is not None or job.input_text is not None) and _older(
-                    job.created_at, now, settings.retain_transcript_days):
+                    job.created_at, now, settings.retention.transcript_days):
                 report.transcripts_cleared += 1
                 if not dry_run:
                     job.transcript, job.input_text = None, None
         for row in s.scalars(select(Record).where(Record.state.in_(("draft", "rejected")))):
-            if _older(row.updated_at, now, settings.retain_unapproved_days):
+            if _older(row.updated_at, now, settings.retention.unapproved_days):
                 report.drafts_deleted += 1
                 if not dry_run:
                     for v in s.scalars(select(RecordVersion).where(RecordVersion.record_id == row.id)):
@@ -89,13 +89,13 @@ class CleanupTimer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self._settings.cleanup_interval_s <= 0:
+        if self._settings.retention.cleanup_interval_s <= 0:
             return
         self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._settings.cleanup_interval_s):
+        while not self._stop.wait(self._settings.retention.cleanup_interval_s):
             try:
                 cleanup(self._db, self._settings)
             except Exception:

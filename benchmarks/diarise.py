@@ -122,7 +122,7 @@ def run_benchmark(runs: int, threads: int, seconds: float, model: str, samples: 
         }
         from assistant.transcribe import WhisperTranscriber
 
-        transcriber = WhisperTranscriber(settings.model_copy(update={"diarise": "auto"}), model, diariser=diariser)
+        transcriber = WhisperTranscriber(settings.updated(diarise="auto"), model, diariser=diariser)
         transcript = transcriber.transcribe(x, speakers=people)
         row["wder"] = wder([(t.speaker, t.text) for t in d.turns],
                            [(s.speaker, s.text) for s in transcript.segments]).model_dump()

@@ -162,8 +162,8 @@ def bare_completion(settings: Settings, model_file: Path, prompt_tokens: int, ge
     """One completion of the same size straight through llama-cpp-python, cold cache."""
     from llama_cpp import Llama
 
-    llm = Llama(model_path=str(model_file), n_ctx=settings.llm_context, n_threads=threads,
-                n_threads_batch=threads, logits_all=False, use_mlock=False, verbose=False, seed=settings.llm_seed)
+    llm = Llama(model_path=str(model_file), n_ctx=settings.llm.context, n_threads=threads,
+                n_threads_batch=threads, logits_all=False, use_mlock=False, verbose=False, seed=settings.llm.seed)
     try:
         filler = (REPO_ROOT / "samples" / DEFAULT_SAMPLE / "transcript.txt").read_bytes()
         tokens = llm.tokenize(filler, add_bos=True)
@@ -231,7 +231,7 @@ def run_benchmark(runs: int, sample_id: str, no_reuse_runs: int, long_words: int
     calls = max(1, reuse[0]["calls"])
     mean_prompt = round(reuse[0]["prompt_tokens"] / calls)
     mean_gen = max(1, round(reuse[0]["completion_tokens"] / calls))
-    bare = bare_completion(settings, model_path(settings.embedded_llm, settings.models_dir), mean_prompt, mean_gen,
+    bare = bare_completion(settings, model_path(settings.llm.embedded, settings.models_dir), mean_prompt, mean_gen,
                            threads)
 
     stage_names = list(reuse[0]["stages_s"])
@@ -264,8 +264,8 @@ def run_benchmark(runs: int, sample_id: str, no_reuse_runs: int, long_words: int
         },
         "runs": {"on": len(reuse), "off": len(no_reuse)},
         "model_load_s": round(load_s, 2),
-        "llm_settings": {"model": settings.embedded_llm, "context": settings.llm_context, "threads": threads,
-                         "temperature": settings.llm_temperature, "seed": settings.llm_seed},
+        "llm_settings": {"model": settings.llm.embedded, "context": settings.llm.context, "threads": threads,
+                         "temperature": settings.llm.temperature, "seed": settings.llm.seed},
         "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in load_after]},
         "machine": machine_info(),
         "versions": versions(),

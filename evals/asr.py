@@ -120,7 +120,7 @@ def default_transcriber(settings: Any) -> tuple[Callable[[Path], str], str]:
     from assistant.transcribe import build_transcriber
 
     transcriber = build_transcriber(settings)
-    label = f"faster-whisper {settings.whisper_model} (beam {settings.whisper_beam_size})"
+    label = f"faster-whisper {settings.whisper.model} (beam {settings.whisper.beam_size})"
 
     def run(path: Path) -> str:
         return transcriber.transcribe(path).text

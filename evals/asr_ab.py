@@ -72,7 +72,7 @@ def run(settings: Settings, seconds: float, test_data: Path | None, only: list[s
         out: Path | None = None) -> dict[str, Any]:
     from assistant.audio import decode
 
-    settings = settings.model_copy(update={"language_check": 0.0})
+    settings = settings.updated(language_check=0.0)
     clips = []
     for item_id, audio, ref, end, present in items(seconds, test_data):
         samples = decode(audio, mono=False).samples

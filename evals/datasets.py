@@ -7,20 +7,19 @@
 - a path to any JSONL with ``id``, ``transcript``, ``gold_note`` and optional ``facts`` (strings or
   facts.json objects) and ``template``.
 
-Shared data is looked for in ``$ASSISTANT_EVAL_DATA_DIR`` or ``<repo>/../shared/data``.
+Shared data is looked for in ``$ASSISTANT_EVAL_DATA_DIR`` (settings ``eval_data_dir``) or ``<repo>/../shared/data``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from assistant.config import REPO_ROOT
+from assistant.config import REPO_ROOT, get_settings
 from assistant.records import CaseRecord, Statement
 from evals.metrics.facts import Fact
 
@@ -38,8 +37,7 @@ class DatasetError(ValueError):
 
 
 def shared_data_dir() -> Path:
-    env = os.environ.get("ASSISTANT_EVAL_DATA_DIR")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    return get_settings().eval_data_dir or REPO_ROOT.parent / "shared" / "data"
 
 
 class EvalItem(BaseModel):

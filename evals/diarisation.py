@@ -234,7 +234,7 @@ def evaluate_recording(
                              collar=collar).model_dump(),
     }
     if with_wder:
-        stage_settings = settings.model_copy(update={"diarise": "auto"})  # type: ignore[attr-defined]
+        stage_settings = settings.updated(diarise="auto")  # type: ignore[attr-defined]
         for key, turns, count in (("wder", known, people), ("wder_default", estimated, None)):
             transcriber = WhisperTranscriber(stage_settings, model, diariser=_FixedTurns(turns, diariser.describe()))
             transcript = transcriber.transcribe(samples, speakers=count)

@@ -409,7 +409,7 @@ def summarise_results(
         },
         "models": {k: sorted(v) for k, v in models.items()} | {"embedder": EMBEDDER_ID},
         "prompt_versions": {k: sorted(v) for k, v in prompts.items()},
-        "settings": settings.model_dump(mode="json", exclude={"openai_api_key"}) if settings else None,
+        "settings": settings.model_dump(mode="json", exclude={"llm": {"openai_api_key"}}) if settings else None,
         "git": git_commit(),
         "packages": package_versions(),
         "peak_rss_mb": {

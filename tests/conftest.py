@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 def _embedded_chat(settings: Settings, model: str) -> Iterator[ChatModel]:
     from assistant.llm.factory import LLMRuntime
 
-    runtime = LLMRuntime(settings.model_copy(update={"llm_backend": "embedded"}), model)
+    runtime = LLMRuntime(settings.updated(llm_backend="embedded"), model)
     try:
         yield runtime.start()
     finally:

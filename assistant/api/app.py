@@ -37,7 +37,7 @@ def inspect_audio(settings: Settings) -> Callable[..., dict[str, Any]]:
     def check(path: Path, *, find_duration: bool = True) -> dict[str, Any]:
         from assistant.audio import AudioError, decode, format_seconds, probe
 
-        limit = settings.max_audio_seconds
+        limit = settings.limits.max_audio_seconds
         try:
             # A valid header over missing or garbage audio is refused here, not in a job (issue 8).
             info = probe(path, decode_check_seconds=1.0)
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, *, engines: Engines | None = No
         shared = engines or Engines(settings)
         blobs = blob_store(settings)
         queue: JobQueue
-        if settings.queue == "celery":  # workers run the jobs; this process only publishes job ids
+        if settings.jobs.queue == "celery":  # workers run the jobs; this process only publishes job ids
             from assistant.jobs.celery_queue import CeleryJobQueue
 
             queue = CeleryJobQueue(settings, db)
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, *, engines: Engines | None = No
             queue = RelayJobQueue(jobs_to)
         else:
             queue = LocalJobQueue(db, JobRunner(settings, db, shared, blobs), settings,
-                                  workers=settings.job_workers)
+                                  workers=settings.jobs.workers)
         app.state.db, app.state.queue, app.state.engines, app.state.blobs = db, queue, shared, blobs
         app.state.local_user_id = ensure_local_user(db)
         app.state.inspect_audio = inspect_audio(settings)
@@ -172,7 +172,7 @@ def create_app(settings: Settings | None = None, *, engines: Engines | None = No
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__, "llm_backend": settings.llm_backend}
+        return {"status": "ok", "version": __version__, "llm_backend": settings.llm.backend}
 
     if (WEB_DIR / "index.html").is_file():
         app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")

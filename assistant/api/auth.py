@@ -58,6 +58,6 @@ async def current_user(request: Request) -> str:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return await run_in_threadpool(_user_with_token, state.db, header[7:].strip())
-    if state.settings.auth_required:
+    if state.settings.api.auth_required:
         raise ApiError(401, "unauthorized", "a bearer token is required (assistant users add NAME)")
     return state.local_user_id

@@ -119,7 +119,7 @@ async def upload_recording(request: Request, user: User) -> Accepted:
     settings = app.settings
     uploads = settings.data_dir / "uploads"
     try:
-        upload = await receive_upload(request, uploads / "tmp", settings.max_upload_bytes)
+        upload = await receive_upload(request, uploads / "tmp", settings.limits.max_upload_bytes)
     except OSError as exc:
         if exc.errno == 28:  # ENOSPC
             raise ApiError(507, "insufficient_storage", "the server's disk is full; nothing was saved") from None

@@ -65,7 +65,7 @@ def _answering(host: str, port: int) -> bool:
 
 def worker_count(settings: Settings) -> int:
     """SO_REUSEPORT spreads connections only on Linux (elsewhere the last socket bound takes them all)."""
-    return settings.api_workers if sys.platform.startswith("linux") else 1
+    return settings.api.workers if sys.platform.startswith("linux") else 1
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

@@ -39,7 +39,7 @@ class EmbeddingDiariser:
 
     def __init__(self, settings: Settings | None = None, *, threshold: float | None = None) -> None:
         self.settings = settings or get_settings()
-        self.threshold = self.settings.diarise_threshold if threshold is None else threshold
+        self.threshold = self.settings.diarisation.threshold if threshold is None else threshold
         self.last_timing: dict[str, float] = {}
 
     def describe(self) -> dict[str, object]:
@@ -51,7 +51,7 @@ class EmbeddingDiariser:
             "hop_s": HOP_SECONDS,
             "linkage": "average, cosine",
             "threshold": self.threshold,
-            "max_speakers": self.settings.diarise_max_speakers,
+            "max_speakers": self.settings.diarisation.max_speakers,
         }
 
     def diarise(
@@ -73,7 +73,7 @@ class EmbeddingDiariser:
         regions = speech_regions(x)
         t1 = time.perf_counter()
         windows = sliding_windows(regions, WINDOW_SECONDS, HOP_SECONDS)
-        encoder = shared_encoder(self.settings.cpu_threads(self.settings.whisper_threads))
+        encoder = shared_encoder(self.settings.cpu_threads(self.settings.whisper.threads))
         embeddings = encoder.embed(x, windows)
         self.last_timing = {"vad_s": t1 - t0, "embed_s": time.perf_counter() - t1}
         return regions, windows, embeddings
@@ -90,7 +90,7 @@ class EmbeddingDiariser:
         """The clustering half of `diarise`, separate so that evaluation can re-cluster cached embeddings."""
         if not windows:
             return []
-        cap = max_speakers or self.settings.diarise_max_speakers
+        cap = max_speakers or self.settings.diarisation.max_speakers
         weights = np.array([e - s for s, e in windows])
         labels = cluster(embeddings, weights, speakers=speakers, threshold=self.threshold, max_speakers=cap,
                          min_share=MIN_SHARE_KNOWN if speakers else MIN_SHARE_ESTIMATED)

@@ -36,7 +36,7 @@ def should_diarise(settings: Any, channel_mode: str, speakers: int | None) -> bo
     """Whether the transcription stage diarises: never for a mic per person (the channels are the
     speakers), never when the caller says one person speaks, otherwise always (unless switched off):
     a one-microphone recording of a visit is the common case, and the count is estimated when unknown."""
-    return channel_mode != "per_channel" and settings.diarise != "off" and speakers != 1
+    return channel_mode != "per_channel" and settings.diarisation.mode != "off" and speakers != 1
 
 
 class TurnIndex:

@@ -113,7 +113,7 @@ class DraftOptions(BaseModel):
     @classmethod
     def from_settings(cls, settings: Settings, **given: Any) -> DraftOptions:
         return cls(prompts_dir=settings.prompts_dir, models_dir=settings.models_dir,
-                   temperature=settings.llm_temperature, seed=settings.llm_seed, **given)
+                   temperature=settings.llm.temperature, seed=settings.llm.seed, **given)
 
 
 def draft(transcript: Transcript, template: Template, chat: ChatModel | None, options: DraftOptions, *,

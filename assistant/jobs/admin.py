@@ -53,7 +53,7 @@ def retry_job(settings: Settings, db: Database, job_id: str) -> str:
         job.state, job.error, job.attempts = "queued", None, 0
         job.stage = "queued (retry)"
         job.progress = 0.5 if job.transcript is not None and job.kind != "notes" else 0.0
-    if settings.queue == "celery":
+    if settings.jobs.queue == "celery":
         from assistant.jobs.celery_queue import CeleryJobQueue
 
         queue = CeleryJobQueue(settings, db)

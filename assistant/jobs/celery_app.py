@@ -45,9 +45,9 @@ def redacted(url: str) -> str:
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:
-    if not settings.broker_url.startswith(("redis://", "rediss://", "redis+socket://", "sentinel://")):
+    if not settings.jobs.broker_url.startswith(("redis://", "rediss://", "redis+socket://", "sentinel://")):
         return {}  # RabbitMQ redelivers on connection loss itself; see README "Scaling out"
-    vt = settings.broker_visibility_timeout_s
+    vt = settings.jobs.broker_visibility_timeout_s
     return {
         "visibility_timeout": vt,
         # How often a worker looks for messages whose worker vanished: often enough for the timeout.
@@ -62,7 +62,7 @@ def transport_options(settings: Settings) -> dict[str, Any]:
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("assistant", broker=settings.broker_url, set_as_current=False)
+    app = Celery("assistant", broker=settings.jobs.broker_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -156,7 +156,7 @@ def busy_delay(settings: Settings, retries: int = 0) -> float:
     first: RabbitMQ redelivers a SIGKILLed worker's message within milliseconds, before PostgreSQL has noticed
     the dead connection and dropped its lock (measured: every such redelivery was "busy", and then waited a
     full minute); then backing off to a minute, for a holder that is alive and busy."""
-    return float(min(60, max(1, settings.broker_visibility_timeout_s // 4), 2 ** retries))
+    return float(min(60, max(1, settings.jobs.broker_visibility_timeout_s // 4), 2 ** retries))
 
 
 def run_stage(task: Task, settings: Settings, queue: str, job_id: str) -> str:
@@ -184,8 +184,8 @@ def _after_failure(task: Task, runner: Any, settings: Settings, job_id: str, exc
     transient = is_transient(exc)
     try:
         attempts = runner.attempts(job_id)
-        if transient and attempts < settings.job_max_attempts:
-            delay = backoff(attempts, settings.job_retry_backoff_s)
+        if transient and attempts < settings.jobs.max_attempts:
+            delay = backoff(attempts, settings.jobs.retry_backoff_s)
             runner.retry_later(job_id, exc, delay)
             log.warning("job %s: attempt %d failed (%s); retrying in %.0f s", job_id, attempts,
                         type(exc).__name__, delay)
@@ -194,7 +194,7 @@ def _after_failure(task: Task, runner: Any, settings: Settings, job_id: str, exc
         log.warning("job %s failed after %d attempt(s): %s", job_id, attempts, type(exc).__name__)
         return None
     except Exception as db_exc:  # the database itself is out of reach: keep the message, try later
-        delay = backoff(task.request.retries + 1, max(settings.job_retry_backoff_s, 1.0))
+        delay = backoff(task.request.retries + 1, max(settings.jobs.retry_backoff_s, 1.0))
         log.warning("job %s: could not record a failure (%s); retrying in %.0f s", job_id,
                     type(db_exc).__name__, delay)
         return delay
@@ -215,11 +215,11 @@ def worker_settings(settings: Settings, concurrency: int) -> Settings:
         return settings
     share = max(1, (os.cpu_count() or 1) // concurrency)
     update: dict[str, int] = {}
-    if settings.whisper_threads == 0:
+    if settings.whisper.threads == 0:
         update["whisper_threads"] = share
-    if settings.llm_threads == 0:
+    if settings.llm.threads == 0:
         update["llm_threads"] = share
-    return settings.model_copy(update=update)
+    return settings.updated(**update)
 
 
 def run_worker(settings: Settings, queues: list[str], concurrency: int = 1, pool: str = "prefork",
@@ -242,7 +242,7 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int = 1, pool
     if hostname:
         argv.append(f"--hostname={hostname}")
     _reap_while_running(settings, app)
-    log.info("worker on %s, queues %s, %d process(es)", redacted(settings.broker_url), queues, concurrency)
+    log.info("worker on %s, queues %s, %d process(es)", redacted(settings.jobs.broker_url), queues, concurrency)
     app.worker_main(argv)
 
 

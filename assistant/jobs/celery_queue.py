@@ -22,7 +22,7 @@ class CeleryJobQueue:
     def start(self) -> None:
         # Unfinished jobs are the broker's: their messages stay queued (or unacknowledged) until a worker
         # finishes them, so nothing is re-sent here (re-sending would double every backlog on a restart).
-        log.info("jobs go to Celery workers through %s", redacted(self.settings.broker_url))
+        log.info("jobs go to Celery workers through %s", redacted(self.settings.jobs.broker_url))
 
     def queue_for(self, job_id: str) -> str:
         return stage_queue(self.db, job_id)

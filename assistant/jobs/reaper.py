@@ -41,7 +41,7 @@ def worker_name(hostname: str | None = None) -> str:
 
 def beat_interval(settings: Settings) -> float:
     """Several beats fit in the bound, so one slow database write does not make a live worker look lost."""
-    return settings.job_lost_after_s / 6
+    return settings.jobs.lost_after_s / 6
 
 
 # -- the job's history ----------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def reap(db: Database, settings: Settings, requeue: Callable[[str], None],
          lost_after_s: float | None = None) -> list[str]:
     """Queue again (through `requeue`) every running job whose worker is gone; fail those out of attempts.
     Returns the ids this call re-queued. `lost_after_s=0` at a start-up, when no live holder can be ours."""
-    bound = settings.job_lost_after_s if lost_after_s is None else lost_after_s
+    bound = settings.jobs.lost_after_s if lost_after_s is None else lost_after_s
     cutoff = utcnow() - timedelta(seconds=bound)
     with db.session() as s:
         candidates = s.scalars(select(Job.id).where(Job.state == "running", _LAST_SIGN_OF_LIFE <= cutoff)).all()
@@ -146,7 +146,7 @@ def _take_lost_job(db: Database, settings: Settings, job_id: str, cutoff: dateti
             return None
         stage, holder, attempts, history = _stage_of(job), job.holder, job.attempts, list(job.history or [])
         event = lost_event(stage, holder)
-        if attempts >= settings.job_max_attempts:
+        if attempts >= settings.jobs.max_attempts:
             event["outcome"] = "not resumed: out of attempts"
             values: dict[str, Any] = {
                 "state": "failed",

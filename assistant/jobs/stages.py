@@ -130,7 +130,7 @@ class JobRunner:
         if job.state == "running":  # we hold the lock, so whoever set this died mid-stage
             log.warning("job %s: previous %s attempt was lost (worker died)", job_id, stage)
             event = lost_event(stage, job.holder)  # found by the broker's redelivery before any reaper
-            if job.attempts >= self.settings.job_max_attempts:
+            if job.attempts >= self.settings.jobs.max_attempts:
                 event["outcome"] = "not resumed: out of attempts"
                 job.history = [*(job.history or []), event]
                 job.state, job.error = "failed", f"worker lost {job.attempts} times during {stage}"
@@ -207,7 +207,7 @@ class JobRunner:
             job = s.get(Job, job_id)
             if job is not None and job.state not in ("done", "failed"):
                 job.state, job.error = "queued", _safe_reason(exc)
-                job.stage = f"retry {job.attempts + 1}/{self.settings.job_max_attempts} in {delay:.0f} s"[:40]
+                job.stage = f"retry {job.attempts + 1}/{self.settings.jobs.max_attempts} in {delay:.0f} s"[:40]
 
     def _save_transcript(self, job_id: str, transcript: Transcript) -> None:
         """The transcript, the job back in `queued` for drafting (whose attempts count afresh) and the audit

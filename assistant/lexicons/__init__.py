@@ -1,12 +1,11 @@
 """Lexicons as data: high-risk terms with synonyms, cue words, section hints, role words.
 
 The YAML files in this folder are the configuration; code only compiles them into matchers. A deployment can
-point `ASSISTANT_LEXICON_DIR` at a folder with its own copies (same file names) to extend them.
+point `ASSISTANT_LEXICON_DIR` (settings `lexicon_dir`) at a folder with its own copies (same file names) to extend them.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from functools import cache
 from pathlib import Path
@@ -19,7 +18,9 @@ LEXICON_DIR = Path(__file__).parent
 
 
 def lexicon_dir() -> Path:
-    return Path(os.environ.get("ASSISTANT_LEXICON_DIR") or LEXICON_DIR)
+    from assistant.config import get_settings
+
+    return get_settings().lexicon_dir or LEXICON_DIR
 
 
 @cache

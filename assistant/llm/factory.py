@@ -23,16 +23,16 @@ _SHARED_LOCK = threading.Lock()
 def _server_key(settings: Settings, model: str) -> tuple[object, ...]:
     return (
         model,
-        settings.llm_context,
-        settings.cpu_threads(settings.llm_threads),
-        settings.llm_seed,
+        settings.llm.context,
+        settings.cpu_threads(settings.llm.threads),
+        settings.llm.seed,
         str(settings.models_dir),
     )
 
 
 def acquire_server(settings: Settings, model: str | None = None) -> EmbeddedLLMServer:
     """The process-wide running server for this model (started on first use); pair with `release_server`."""
-    model = model or settings.embedded_llm
+    model = model or settings.llm.embedded
     key = _server_key(settings, model)
     with _SHARED_LOCK:
         server, users = _SHARED.get(key, (None, 0))
@@ -57,10 +57,10 @@ def release_server(server: EmbeddedLLMServer) -> None:
 
 
 def _response_format_style(settings: Settings) -> ResponseFormatStyle:
-    choice = settings.llm_response_format
+    choice = settings.llm.response_format
     if choice in ("llama_cpp", "json_schema"):
         return choice  # type: ignore[return-value]
-    return "llama_cpp" if settings.llm_backend == "embedded" else "json_schema"
+    return "llama_cpp" if settings.llm.backend == "embedded" else "json_schema"
 
 
 class LLMRuntime:
@@ -82,7 +82,7 @@ class LLMRuntime:
         if self._chat is not None:
             return self._chat
         s = self.settings
-        if s.llm_backend == "embedded":
+        if s.llm.backend == "embedded":
             import httpx
 
             self.server = acquire_server(s, self.model)
@@ -92,30 +92,30 @@ class LLMRuntime:
                 model=self.server.alias,
                 backend="embedded",
                 response_format_style=_response_format_style(s),
-                timeout=s.llm_timeout_s,
-                temperature=s.llm_temperature,
-                seed=s.llm_seed,
+                timeout=s.llm.timeout_s,
+                temperature=s.llm.temperature,
+                seed=s.llm.seed,
                 max_retries=0,  # a loopback server that fails will fail again; say so at once
                 # trust_env=False: loopback traffic never goes through an HTTP(S)_PROXY from the environment.
-                http_client=httpx.Client(trust_env=False, timeout=s.llm_timeout_s),
+                http_client=httpx.Client(trust_env=False, timeout=s.llm.timeout_s),
                 diagnose=self.server.diagnose,
             )
         else:
-            if not s.openai_base_url:
+            if not s.llm.openai_base_url:
                 raise LLMError(
                     "ASSISTANT_LLM_BACKEND=openai needs OPENAI_BASE_URL (an OpenAI-compatible endpoint "
                     "such as http://host:8000/v1, plus OPENAI_API_KEY if it requires one); or unset "
                     "ASSISTANT_LLM_BACKEND to use the embedded local model"
                 )
             self._chat = OpenAIChatModel(
-                base_url=s.openai_base_url,
-                api_key=s.openai_api_key,
-                model=s.llm_model,
+                base_url=s.llm.openai_base_url,
+                api_key=s.llm.openai_api_key,
+                model=s.llm.model,
                 backend="openai",
                 response_format_style=_response_format_style(s),
-                timeout=s.llm_timeout_s,
-                temperature=s.llm_temperature,
-                seed=s.llm_seed,
+                timeout=s.llm.timeout_s,
+                temperature=s.llm.temperature,
+                seed=s.llm.seed,
                 max_retries=2,  # remote endpoints have transient 429/5xx
             )
             from assistant.llm.redact import maybe_redact
@@ -138,13 +138,13 @@ class LLMRuntime:
             extra = {
                 "model_id": self.server.model_id,
                 "model_file": str(self.server.model_file),
-                "n_ctx": self.settings.llm_context,
+                "n_ctx": self.settings.llm.context,
                 "threads": self.server.threads,
             }
         return LLMInfo(
-            backend=self.settings.llm_backend,
-            model=chat.name if chat else self.settings.llm_model,
-            base_url=chat.base_url if chat else (self.settings.openai_base_url or ""),
+            backend=self.settings.llm.backend,
+            model=chat.name if chat else self.settings.llm.model,
+            base_url=chat.base_url if chat else (self.settings.llm.openai_base_url or ""),
             extra=extra,
         )
 

@@ -298,10 +298,10 @@ def maybe_redact(chat: Any, settings: Any) -> Any:
     """Wrap `chat` when the settings ask for redaction and the endpoint is remote (or redact_loopback)."""
     url = getattr(chat, "base_url", None)
     remote = not is_loopback_url(str(url) if url else None)
-    if settings.redact and (remote or settings.redact_loopback):
+    if settings.llm.redact and (remote or settings.llm.redact_loopback):
         recognizers()  # load now: a broken install fails at start-up, not halfway through a job
         log.info("LLM redaction on: identifiers are replaced before text goes to the endpoint")
         return RedactingChatModel(chat)
-    if remote and not settings.redact:
+    if remote and not settings.llm.redact:
         log.warning("LLM endpoint is not loopback and ASSISTANT_REDACT is off: transcript text leaves this machine")
     return chat

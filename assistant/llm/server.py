@@ -111,12 +111,12 @@ class EmbeddedLLMServer:
         self, settings: Settings, model: str | None = None, *, startup_timeout_s: float = 180.0
     ) -> None:
         self.settings = settings
-        self.model_id = model or settings.embedded_llm
+        self.model_id = model or settings.llm.embedded
         if self.model_id not in EMBEDDED_ALIASES:
             choices = ", ".join(sorted(EMBEDDED_ALIASES))
             raise LLMError(f"unknown embedded model {self.model_id!r}; choose one of {choices}")
         self.alias = EMBEDDED_ALIASES[self.model_id]
-        self.threads = settings.cpu_threads(settings.llm_threads)
+        self.threads = settings.cpu_threads(settings.llm.threads)
         self.startup_timeout_s = startup_timeout_s
         # The loopback port is reachable by every local user: require a per-run key (passed by environment,
         # not argv, so it does not show in `ps`).
@@ -151,10 +151,10 @@ class EmbeddedLLMServer:
             "--model_alias", self.alias,
             "--host", HOST,
             "--port", str(port),
-            "--n_ctx", str(s.llm_context),
+            "--n_ctx", str(s.llm.context),
             "--n_threads", str(self.threads),
             "--n_threads_batch", str(self.threads),
-            "--seed", str(s.llm_seed),
+            "--seed", str(s.llm.seed),
             "--cache", "false",
             "--logits_all", "false",
             "--use_mlock", "false",

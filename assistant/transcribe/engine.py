@@ -62,7 +62,7 @@ _models_lock = threading.Lock()
 
 def load_model(settings: Settings, name: str) -> Any:
     """The shared faster-whisper model for ``name`` ('base' or 'tiny.en'), loaded on first use."""
-    threads = settings.cpu_threads(settings.whisper_threads)
+    threads = settings.cpu_threads(settings.whisper.threads)
     key = (name, threads)
     with _models_lock:
         model = _models.get(key)
@@ -164,8 +164,8 @@ class WhisperTranscriber:
         self, settings: Settings | None = None, model: str | None = None, diariser: Diariser | None = None
     ) -> None:
         self.settings = settings or get_settings()
-        self.model_name = model or self.settings.whisper_model
-        self.diariser = diariser  # None: the embedded one, built on first need (settings.diarise)
+        self.model_name = model or self.settings.whisper.model
+        self.diariser = diariser  # None: the embedded one, built on first need (settings.diarisation.mode)
         if self.model_name not in WHISPER_IDS:
             raise ValueError(f"unknown Whisper model {self.model_name!r}; choose one of {sorted(WHISPER_IDS)}")
 
@@ -174,7 +174,7 @@ class WhisperTranscriber:
         # English-only models take no other language; an empty setting means auto-detect.
         if self.model_name.endswith(".en"):
             return "en"
-        return self.settings.whisper_language or None
+        return self.settings.whisper.language or None
 
     def decode_options(self, per_channel: bool = False) -> dict[str, Any]:
         """The faster-whisper arguments we use (the benchmark's bare loop uses exactly these).
@@ -184,7 +184,7 @@ class WhisperTranscriber:
         time. One speaker's mono recording does not need them."""
         options: dict[str, Any] = {
             "language": self.language,
-            "beam_size": self.settings.whisper_beam_size,
+            "beam_size": self.settings.whisper.beam_size,
             "vad_filter": True,
             "condition_on_previous_text": False,
         }
@@ -204,7 +204,7 @@ class WhisperTranscriber:
             "model_id": WHISPER_IDS[self.model_name],
             "device": "cpu",
             "compute_type": "int8",
-            "cpu_threads": self.settings.cpu_threads(self.settings.whisper_threads),
+            "cpu_threads": self.settings.cpu_threads(self.settings.whisper.threads),
             **self.decode_options(per_channel),
             "sample_rate": WHISPER_SAMPLE_RATE,
         }
@@ -213,7 +213,7 @@ class WhisperTranscriber:
 
     def _load_audio(self, source: AudioSource) -> tuple[DecodedAudio | None, np.ndarray, str]:
         """(decoded file or None, 16 kHz samples, sha256 of the source)."""
-        limit = self.settings.max_audio_seconds
+        limit = self.settings.limits.max_audio_seconds
         if isinstance(source, DecodedAudio):
             if source.sample_rate != WHISPER_SAMPLE_RATE:
                 raise ValueError(f"decoded audio must be {WHISPER_SAMPLE_RATE} Hz, not {source.sample_rate}")
@@ -273,7 +273,7 @@ class WhisperTranscriber:
         self, source: AudioSource, progress: ProgressCallback | None = None, *, speakers: int | None = None
     ) -> Transcript:
         """``speakers``: how many people are expected to speak (e.g. the `Present:` list), for diarising
-        a single-channel recording (settings.diarise)."""
+        a single-channel recording (settings.diarisation.mode)."""
         audio, samples, digest = self._load_audio(source)
         mode, use = choose_mode(samples)
         turns, diarisation = self._diarise(use, mode, speakers)
@@ -380,7 +380,7 @@ class WhisperTranscriber:
         """Whisper's own language detection on the first 30 s of speech; raises AudioError when the recording
         is confidently in another language than the configured one (drafting would be nonsense)."""
         expected = self.language
-        if not expected or not self.settings.language_check or not model.model.is_multilingual:
+        if not expected or not self.settings.whisper.language_check or not model.model.is_multilingual:
             return None
         head = np.ascontiguousarray(mono[: LANGUAGE_SAMPLE_SECONDS * WHISPER_SAMPLE_RATE])
         try:
@@ -388,7 +388,7 @@ class WhisperTranscriber:
         except (ValueError, RuntimeError):  # no speech at all: nothing to detect, "no speech" follows
             return None
         found = {"language": language, "probability": round(float(probability), 3)}
-        if language != expected and probability >= self.settings.language_check:
+        if language != expected and probability >= self.settings.whisper.language_check:
             from assistant.audio import AudioError
 
             name = LANGUAGE_NAMES.get(language, f"language '{language}'")
@@ -402,7 +402,7 @@ class WhisperTranscriber:
     def _diarise(
         self, use: np.ndarray, mode: str, speakers: int | None
     ) -> tuple[list[SpeakerTurn] | None, dict[str, Any]]:
-        """Speaker turns for a single-channel recording when settings.diarise asks for them."""
+        """Speaker turns for a single-channel recording when settings.diarisation.mode asks for them."""
         if not should_diarise(self.settings, mode, speakers):
             return None, {}
         if self.diariser is None:

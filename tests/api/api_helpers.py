@@ -67,7 +67,7 @@ class NoEngines:
 
 @pytest.fixture
 def app_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"auth_required": True, "max_upload_bytes": 256 * 1024})
+    return settings.updated(auth_required=True, max_upload_bytes=256 * 1024)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def _post(client: Client, content: bytes, name: str = "a.wav", **fields: str):  
 def test_over_the_limit_is_413_and_writes_at_most_limit_plus_a_chunk(alice: Client, app_settings, monkeypatch) -> None:
     import assistant.api.uploads as uploads
 
-    limit = app_settings.max_upload_bytes
+    limit = app_settings.limits.max_upload_bytes
     sizes: list[int] = []
     real_discard = uploads.discard
 
@@ -57,7 +57,7 @@ def test_over_the_limit_is_413_and_writes_at_most_limit_plus_a_chunk(alice: Clie
 
 
 def test_declared_content_length_over_the_limit_is_refused_at_once(alice: Client, app_settings) -> None:
-    r = _post(alice, b"RIFF" + b"\0" * (app_settings.max_upload_bytes + 100_000))
+    r = _post(alice, b"RIFF" + b"\0" * (app_settings.limits.max_upload_bytes + 100_000))
     assert r.status_code == 413
     _nothing_left(alice, app_settings.data_dir)
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="session")
 def diarise_settings(session_settings: Settings) -> Settings:
     # tiny.en keeps the Whisper half quick; attribution does not depend on the ASR model's size.
-    return session_settings.model_copy(update={"diarise": "auto", "whisper_model": "tiny.en"})
+    return session_settings.updated(diarise="auto", whisper_model="tiny.en")
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +102,7 @@ def test_silence_gives_no_turns(diariser: EmbeddingDiariser) -> None:
 
 def test_stereo_keeps_the_channel_path(diarise_settings: Settings, stereo_two_voices: Dialogue) -> None:
     """A mic per person: the channels are the speakers, even with diarisation switched on."""
-    t = WhisperTranscriber(diarise_settings.model_copy(update={"diarise": "on"})).transcribe(
+    t = WhisperTranscriber(diarise_settings.updated(diarise="on")).transcribe(
         stereo_two_voices.path, speakers=2)
     assert t.asr.channel_mode == "per_channel"
     assert t.asr.diarisation is None
@@ -114,14 +114,14 @@ def test_off_and_one_speaker_leave_mono_unlabelled(diarise_settings: Settings, t
     audio = decode(two_voices.path)
     clip = audio.samples[: 16_000 * 8]
     for mode, speakers in (("auto", 1), ("off", 2)):
-        settings = diarise_settings.model_copy(update={"diarise": mode})
+        settings = diarise_settings.updated(diarise=mode)
         t = WhisperTranscriber(settings).transcribe(clip, speakers=speakers)
         assert {s.speaker for s in t.segments} == {"unknown"} and t.asr.diarisation is None
 
 
 def test_default_path_tells_voices_apart_without_a_count(session_settings: Settings, two_voices: Dialogue) -> None:
     """No setting, no count: a one-microphone recording with two voices comes out with two speakers."""
-    t = WhisperTranscriber(session_settings.model_copy(update={"whisper_model": "tiny.en"})).transcribe(
+    t = WhisperTranscriber(session_settings.updated(whisper_model="tiny.en")).transcribe(
         two_voices.path)
     assert t.asr.diarisation.speakers_expected is None
     assert {s.speaker for s in t.segments} == {"speaker_1", "speaker_2"}

@@ -50,7 +50,7 @@ def test_prompts_share_one_prefix_with_one_sections_lines_last_and_bounded_schem
     fractions = [f for _, f in stages]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert record.provenance.prompt_versions == {"section": "section_v2", "summary": "summary_v3"}
-    assert record.provenance.llm_model == "fake-model" and record.provenance.seed == settings.llm_seed
+    assert record.provenance.llm_model == "fake-model" and record.provenance.seed == settings.llm.seed
     assert {"participants", "detectors", "sectioner", "synthesis", "verify", "summary", "total"} <= set(
         record.provenance.timings_s)
     CaseRecord.model_validate_json(record.model_dump_json())

@@ -134,7 +134,7 @@ def test_config_change_is_recorded_once_per_change(db: Database, settings: Setti
         assert record_config(s, settings) is not None
     with db.session() as s:
         assert record_config(s, settings) is None  # same settings: nothing new
-    changed = settings.model_copy(update={"llm_model": "another-model", "embedded_llm": "smollm2-135m"})
+    changed = settings.updated(llm_model="another-model", embedded_llm="smollm2-135m")
     with db.session() as s:
         entry = record_config(s, changed)
     assert entry is not None and entry.action == "config_change"
@@ -227,7 +227,7 @@ def test_audit_survives_many_concurrent_writers(settings: Settings) -> None:
     """Threads appending at once through their own sessions never fork the chain."""
     from concurrent.futures import ThreadPoolExecutor
 
-    app = create_app(settings.model_copy(update={"auth_required": False}))
+    app = create_app(settings.updated(auth_required=False))
     with TestClient(app) as http:
         db = http.app.state.db  # type: ignore[attr-defined]
 

@@ -61,7 +61,7 @@ class Engines:
 @pytest.fixture
 def server(settings: Settings) -> Iterator[tuple[str, dict[str, str], Engines]]:
     engines = Engines()
-    s = settings.model_copy(update={"auth_required": True})
+    s = settings.updated(auth_required=True)
     with live_server(s, engines) as base:
         from assistant.store.db import Database
 

@@ -141,10 +141,10 @@ def endpoint() -> Iterator[RecordingEndpoint]:
 
 def _remote_settings(settings: Settings, endpoint: RecordingEndpoint, redact: bool = True) -> Settings:
     # The endpoint is on loopback; redact_loopback makes the service treat it as the remote service it stands for.
-    return settings.model_copy(update={
-        "llm_backend": "openai", "openai_base_url": endpoint.base_url, "llm_model": "remote-model",
-        "redact": redact, "redact_loopback": redact, "llm_timeout_s": 30.0,
-    })
+    return settings.updated(
+        llm_backend="openai", openai_base_url=endpoint.base_url, llm_model="remote-model",
+        redact=redact, redact_loopback=redact, llm_timeout_s=30.0,
+    )
 
 
 # -- unit: recognisers and the mapping ---------------------------------------------------------------------------
@@ -187,12 +187,12 @@ def test_redaction_wraps_only_remote_endpoints_when_asked(settings: Settings) ->
         name, backend, base_url = "m", "openai", "http://127.0.0.1:9/v1"
 
     local = Chat()
-    assert maybe_redact(local, settings.model_copy(update={"redact": True})) is local  # loopback: not needed
-    assert isinstance(maybe_redact(local, settings.model_copy(update={"redact": True, "redact_loopback": True})),
+    assert maybe_redact(local, settings.updated(redact=True)) is local  # loopback: not needed
+    assert isinstance(maybe_redact(local, settings.updated(redact=True, redact_loopback=True)),
                       RedactingChatModel)
     remote = Chat()
     remote.base_url = "https://llm.example.org/v1"
-    assert isinstance(maybe_redact(remote, settings.model_copy(update={"redact": True})), RedactingChatModel)
+    assert isinstance(maybe_redact(remote, settings.updated(redact=True)), RedactingChatModel)
     assert maybe_redact(remote, settings) is remote  # off by default (a warning is logged)
 
 

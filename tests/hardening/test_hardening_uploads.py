@@ -26,8 +26,7 @@ LIMIT_S = 600.0
 
 
 def _client(settings: Settings, engines: Any) -> tuple[TestClient, Client]:
-    s = settings.model_copy(update={"auth_required": True, "max_audio_seconds": LIMIT_S,
-                                    "max_upload_bytes": 256 * 1024})
+    s = settings.updated(auth_required=True, max_audio_seconds=LIMIT_S, max_upload_bytes=256 * 1024)
     http = TestClient(create_app(s, engines=engines), raise_server_exceptions=False)
     http.__enter__()
     return http, Client(http, add_user(http.app.state.db, "alice"))  # type: ignore[attr-defined]
@@ -71,7 +70,7 @@ def test_a_bomb_that_lies_about_its_duration_is_stopped_by_the_transcription_sta
         raise AssertionError("Whisper must not be loaded for a recording over the limit")
 
     monkeypatch.setattr(engine, "load_model", no_model)
-    s = settings.model_copy(update={"max_audio_seconds": LIMIT_S})
+    s = settings.updated(max_audio_seconds=LIMIT_S)
     http, alice = _client(s, engines=Engines(s))
     try:
         r = _upload(alice, flac_bomb(actual_seconds=4 * 3600, declared_seconds=10))

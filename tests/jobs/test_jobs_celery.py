@@ -69,7 +69,7 @@ def cluster(postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPath
     data_dir = tmp_path_factory.mktemp("shared-volume")  # the "shared volume": same path for all
     settings = Settings(data_dir=data_dir, models_cache_dir=models_cache(), database_url=postgres_url,
                         queue="celery", broker_url=redis_url, whisper_model="tiny.en", job_retry_backoff_s=1.0)
-    assert settings.broker_visibility_timeout_s == 6 * 3600  # the shipped value, not a test-only one
+    assert settings.jobs.broker_visibility_timeout_s == 6 * 3600  # the shipped value, not a test-only one
     env = worker_env({
         "ASSISTANT_DATA_DIR": str(data_dir), "ASSISTANT_MODELS_CACHE_DIR": str(models_cache()),
         "ASSISTANT_DATABASE_URL": postgres_url, "ASSISTANT_QUEUE": "celery",

@@ -41,7 +41,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sett
     problem = postgres_problem()
     require(problem is None, problem or "")
     with temp_postgres_database() as url:
-        settings = settings.model_copy(update={"database_url": url})
+        settings = settings.updated(database_url=url)
         db = Database(settings)
         yield settings, db
         db.dispose()
@@ -143,7 +143,7 @@ def test_a_resumed_job_names_who_took_it_over_and_a_live_stage_beats(
     assert _job_out(job).history[-1].text == "worker lost at transcribing, resumed by w2 pid 2"
     before = job.heartbeat_at
     with Heartbeat(db, settings, job_id, "w2 pid 2"):
-        time.sleep(settings.job_lost_after_s * 0.5)  # three beats
+        time.sleep(settings.jobs.lost_after_s * 0.5)  # three beats
     after = _row(db, job_id)
     assert after.heartbeat_at > before and after.updated_at == job.updated_at  # a beat is not news
 
@@ -175,17 +175,17 @@ def test_a_job_that_keeps_killing_its_worker_ends_failed_with_its_reason(
     settings, db = store
     job_id = _job(db, settings, tmp_path)
     starts = 0
-    for _ in range(settings.job_max_attempts + 2):  # more chances than it may take: it must stop by itself
+    for _ in range(settings.jobs.max_attempts + 2):  # more chances than it may take: it must stop by itself
         if _row(db, job_id).state != "queued":
             break
         run = subprocess.run([sys.executable, "-c", _KILLS_ITS_WORKER, str(settings.data_dir),
                               settings.database_url or "", job_id], cwd=REPO, capture_output=True, timeout=60)
         assert run.returncode == -signal.SIGKILL, run.stderr.decode()[-2000:]
         starts += 1
-        time.sleep(settings.job_lost_after_s + 0.2)
+        time.sleep(settings.jobs.lost_after_s + 0.2)
         reap(db, settings, lambda _: None)
     job = _row(db, job_id)
-    assert starts == settings.job_max_attempts
+    assert starts == settings.jobs.max_attempts
     assert job.state == "failed"
     assert job.error == "worker lost 3 times during transcribing: the job may be what kills it"
     events = [e for e in job.history if e["event"] == "worker_lost"]

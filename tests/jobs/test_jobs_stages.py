@@ -176,7 +176,7 @@ def test_transcribe_stage_passes_the_speaker_count_and_the_people_present(
 def test_a_job_left_running_is_a_lost_attempt_and_fails_after_the_limit(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:
-    runner = JobRunner(settings.model_copy(update={"job_max_attempts": 2}), db, FakeEngines())  # type: ignore[arg-type]
+    runner = JobRunner(settings.updated(job_max_attempts=2), db, FakeEngines())  # type: ignore[arg-type]
     retried = _audio_job(db, settings, tmp_path, state="running", attempts=1, stage="transcribing")
     assert runner.transcribe_stage(retried) == "draft"
     poisoned = _notes_job(db, state="running", attempts=2, stage="drafting")
@@ -244,7 +244,7 @@ class FakeTask:
 
 
 def test_celery_failure_policy_retries_transient_errors_then_fails(settings: Settings, db: Database) -> None:
-    settings = settings.model_copy(update={"job_max_attempts": 2, "job_retry_backoff_s": 5.0})
+    settings = settings.updated(job_max_attempts=2, job_retry_backoff_s=5.0)
     runner = JobRunner(settings, db, FakeEngines())  # type: ignore[arg-type]
     job_id = _notes_job(db, state="running", attempts=1)
     transient = ConnectionError("LLM endpoint reset the connection")
@@ -263,27 +263,27 @@ def test_celery_failure_policy_retries_transient_errors_then_fails(settings: Set
 
 
 def test_celery_app_delivery_settings(settings: Settings) -> None:
-    app = make_celery(settings.model_copy(update={"broker_visibility_timeout_s": 7200}))
+    app = make_celery(settings.updated(broker_visibility_timeout_s=7200))
     conf = app.conf
     assert conf.task_acks_late and conf.task_reject_on_worker_lost and conf.worker_prefetch_multiplier == 1
     assert conf.task_routes[TASK_NAMES[TRANSCRIBE]] == {"queue": "transcribe"}
     assert conf.task_routes[TASK_NAMES[DRAFT]] == {"queue": "draft"}
     assert conf.broker_transport_options["visibility_timeout"] == 7200
     assert set(TASK_NAMES.values()) <= set(app.tasks)
-    assert transport_options(settings.model_copy(update={"broker_url": "amqp://guest@mq//"})) == {}
+    assert transport_options(settings.updated(broker_url="amqp://guest@mq//")) == {}
     other = make_celery(settings)  # a second app in the same process keeps its own tasks (and settings)
     app.finalize()
     other.finalize()
     assert app.tasks[TASK_NAMES[DRAFT]] is not other.tasks[TASK_NAMES[DRAFT]]
     split = worker_settings(settings, 2)
-    assert split.whisper_threads >= 1 and split.llm_threads >= 1
+    assert split.whisper.threads >= 1 and split.llm.threads >= 1
     assert worker_settings(settings, 1) is settings
 
 
 def test_unreachable_broker_fails_the_job_with_a_reason_and_retry_requeues(settings: Settings) -> None:
     from assistant.cli import app as cli
 
-    down = settings.model_copy(update={"queue": "celery", "broker_url": "redis://127.0.0.1:1/0"})
+    down = settings.updated(queue="celery", broker_url="redis://127.0.0.1:1/0")
     from assistant.api.app import create_app
 
     with TestClient(create_app(down, engines=FakeEngines())) as client:  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from assistant.llm.server import EmbeddedLLMServer
 
 @pytest.fixture(scope="session")
 def llm_settings(session_settings: Settings) -> Settings:
-    return session_settings.model_copy(update={"llm_backend": "embedded"})
+    return session_settings.updated(llm_backend="embedded")
 
 
 @pytest.fixture(scope="session")

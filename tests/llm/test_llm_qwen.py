@@ -93,7 +93,7 @@ def test_embedded_llm_works_with_outbound_network_blocked(
 
     # And a whole embedded start under the guard (factory, server start-up, health check, completion): a
     # distinct n_ctx makes the factory start a fresh server rather than reuse a session one.
-    fresh = llm_settings.model_copy(update={"llm_context": 1024})
+    fresh = llm_settings.updated(llm_context=1024)
     with LLMRuntime(fresh, "smollm2-135m") as chat:
         small = chat.structured(
             [{"role": "user", "content": "Describe a cat as JSON."}],

@@ -48,6 +48,6 @@ def test_english_passes_and_the_detection_is_recorded(session_settings: Settings
 
 
 def test_the_check_can_be_switched_off(session_settings: Settings, tmp_path: Path) -> None:
-    settings = session_settings.model_copy(update={"language_check": 0.0})
+    settings = session_settings.updated(language_check=0.0)
     t = WhisperTranscriber(settings, "base").transcribe(_speak(tmp_path, "pl"), speakers=1)
     assert t.asr and t.asr.language_detected is None and t.segments  # decoded as English, as asked

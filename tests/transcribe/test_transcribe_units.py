@@ -125,13 +125,13 @@ def test_segments_are_split_where_words_are_far_apart() -> None:
 
 
 def test_engine_options_follow_settings(settings) -> None:  # type: ignore[no-untyped-def]
-    engine = WhisperTranscriber(settings.model_copy(update={"whisper_beam_size": 3, "whisper_language": ""}))
+    engine = WhisperTranscriber(settings.updated(whisper_beam_size=3, whisper_language=""))
     assert isinstance(engine, Transcriber)
     assert engine.decode_options() == {
         "language": None, "beam_size": 3, "vad_filter": True, "condition_on_previous_text": False,
     }
     assert engine.decode_options(per_channel=True)["word_timestamps"] is True
-    english_only = WhisperTranscriber(settings.model_copy(update={"whisper_language": "fr"}), "tiny.en")
+    english_only = WhisperTranscriber(settings.updated(whisper_language="fr"), "tiny.en")
     assert english_only.language == "en"
     with pytest.raises(ValueError, match="unknown Whisper model"):
         WhisperTranscriber(settings, "large-v3")

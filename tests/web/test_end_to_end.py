@@ -25,7 +25,7 @@ from assistant.store.tables import Job
 def test_upload_to_approved_docx_with_real_models(
     session_settings: Settings, real_engines: Engines, dialogue_wav: Path, tmp_path: Path
 ) -> None:
-    settings = session_settings.model_copy(update={"data_dir": tmp_path / "data"})
+    settings = session_settings.updated(data_dir=tmp_path / "data")
     with live_server(settings, real_engines) as base:
         started = time.monotonic()
         with dialogue_wav.open("rb") as fh:

@@ -26,7 +26,7 @@ def test_upload_review_approve_download_in_chromium(
 ) -> None:
     require(Path(CHROMIUM).exists(), "Debian chromium at /usr/bin/chromium (make test installs it)")
     playwright = pytest.importorskip("playwright.sync_api")
-    settings = session_settings.model_copy(update={"data_dir": tmp_path / "data"})
+    settings = session_settings.updated(data_dir=tmp_path / "data")
 
     with live_server(settings, real_engines) as base, playwright.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
