@@ -327,6 +327,9 @@ class Settings(BaseSettings):
 
     def updated(self, **changes: Any) -> Settings:
         """A validated copy with some settings changed, by flat name (`llm_seed=1`) or by group."""
+        unknown = set(changes) - set(FLAT_NAMES) - set(type(self).model_fields)
+        if unknown:  # the top level ignores unknown names (stray environment); a caller's typo must not pass
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
         return type(self).model_validate({**self.model_dump(), **changes})
 
     def flat(self) -> dict[str, Any]:

@@ -113,6 +113,8 @@ def test_given_values_beat_the_environment_and_copies_validate(monkeypatch: pyte
     assert s.diarisation.mode == "off"  # a copy
     with pytest.raises(ValidationError):
         s.updated(whisper_model="large-v3")
+    with pytest.raises(ValueError, match="unknown settings: whisper_modle"):
+        s.updated(whisper_modle="tiny.en")
     assert s.flat()["llm_seed"] == 9 and set(s.flat()) == set(FLAT_NAMES)
 
 
