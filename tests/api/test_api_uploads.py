@@ -120,7 +120,7 @@ def test_notes_validation(alice: Client) -> None:
 
 def _thread_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of what the upload route hands to a worker thread."""
-    import assistant.api.routes as routes
+    import assistant.api.routes.recordings as routes
 
     trips: list[str] = []
     real = routes.run_in_threadpool
@@ -148,7 +148,7 @@ def test_a_small_upload_is_stored_without_a_thread_trip(alice: Client, monkeypat
 
 def test_big_and_undeclared_uploads_take_one_thread_trip(alice: Client, monkeypatch: pytest.MonkeyPatch,
                                                          tmp_path: Path) -> None:
-    import assistant.api.routes as routes
+    import assistant.api.routes.recordings as routes
     from assistant.audio.synth import encode
 
     trips = _thread_trips(monkeypatch)
@@ -202,7 +202,7 @@ def test_an_upload_meeting_another_writer_commits_from_a_thread(alice: Client, m
 def test_an_upload_meeting_a_short_write_waits_for_it_on_the_loop(alice: Client, monkeypatch: pytest.MonkeyPatch
                                                                   ) -> None:
     """A writer that lets go within the retry pauses costs the upload no thread trip."""
-    import assistant.api.routes as routes
+    import assistant.api.routes.recordings as routes
 
     monkeypatch.setattr(routes, "WRITER_RETRY_PAUSES_S", (0.05,) * 100)  # 5 s of pauses: far past the release
     trips = _thread_trips(monkeypatch)
