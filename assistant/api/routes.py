@@ -55,9 +55,8 @@ _JOBS: Table = Job.__table__  # type: ignore[assignment]
 # upload_recording): FFmpeg's header parsing, the hash and a copy between filesystems grow with the file.
 QUICK_ACCEPT_BYTES = 4 * 1024 * 1024
 # A quick upload whose commit meets another writer (a job's progress, another API process's upload) tries again
-# on the loop after these pauses, ~15 ms in all (a commit holds the lock for about a millisecond), before it
-# takes a worker-thread trip. With two API processes a quarter of a burst's commits met another writer, and a
-# trip costs the burst far more than the wait (see upload_recording).
+# on the loop after these pauses (a commit holds the lock only briefly) before it takes a worker-thread trip,
+# which costs the burst far more than the wait (see upload_recording).
 WRITER_RETRY_PAUSES_S = (0.0005, 0.001, 0.002, 0.004, 0.008)
 
 EXPORT_TYPES = {
@@ -165,9 +164,9 @@ async def upload_recording(request: Request, user: User) -> Accepted:
             return job_id
 
         # A small upload in the embedded deployment (SQLite and files on this machine) is checked and stored
-        # on the event loop: ~2.4 ms of work, bounded by its size (QUICK_ACCEPT_BYTES). A worker thread costs
-        # a burst of uploads far more than that work: each thread waits for the GIL at every one of its ~50
-        # system calls (interleaved runs: burst p95 358-453 ms that way, 208-350 ms this way). A bigger file,
+        # on the event loop: little work, bounded by its size (QUICK_ACCEPT_BYTES). A worker thread costs
+        # a burst of uploads far more than that work: each thread waits for the GIL at every one of its
+        # system calls (README, "Speed"). A bigger file,
         # a remote store or database, a file that must be decoded to find its length, and a commit that still
         # meets another writer after the pauses of WRITER_RETRY_PAUSES_S take one trip to a worker thread.
         job_id = None
