@@ -109,8 +109,8 @@ def draft(
     """Draft a case record. `participants`/`worker` add what the caller knows about who was present."""
     clock = _Clock(progress)
     notes: list[str] = []
-    section_prompt = load_prompt(settings.prompts_dir, "section")
-    summary_prompt = load_prompt(settings.prompts_dir, "summary")
+    section_prompt = load_prompt("section")
+    summary_prompt = load_prompt("summary")
     use_llm = engine == "llm" and chat is not None
     if engine == "llm" and chat is None:
         notes.append("no language model available: drafted with the extractive engine")

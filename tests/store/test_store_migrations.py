@@ -5,7 +5,6 @@ database, and work from an installed (non-editable) package."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -158,21 +157,11 @@ def test_db_upgrade_command(tmp_path: Path) -> None:
     assert again.exit_code == 0 and (tmp_path / "assistant.db").is_file()
 
 
-def test_migrations_ship_in_the_built_package(tmp_path: Path) -> None:
-    """Build the wheel, install it (no editable path), and upgrade a database from the installed copy."""
-    wheel_dir, target, src = tmp_path / "wheel", tmp_path / "site", tmp_path / "src"
-    # Built from a copy of what the wheel is made of, so the checkout gets no build/ or egg-info litter.
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("assistant", "evals"):
-        shutil.copytree(REPO / name, src / name, ignore=skip)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, src / name)
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheel_dir), str(src)], capture_output=True, text=True, timeout=300)
-    require(built.returncode == 0, f"could not build the wheel: {built.stderr[-500:]}")
-    wheel = next(wheel_dir.glob("frontline_assistant-*.whl"))
+def test_migrations_ship_in_the_built_package(built_wheel: Path, tmp_path: Path) -> None:
+    """Install the wheel (no editable path), and upgrade a database from the installed copy."""
+    target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-                    str(wheel)], check=True, capture_output=True, timeout=300)
+                    str(built_wheel)], check=True, capture_output=True, timeout=300)
     assert (target / "assistant" / "store" / "migrations" / "versions" / "0001_baseline.py").is_file()
     code = ("import sys, assistant; from sqlalchemy import create_engine; "
             "from assistant.store.migrations import upgrade, MIGRATIONS_DIR; "
