@@ -75,3 +75,17 @@ def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
                             "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
     require(built.returncode == 0, f"could not build the wheel: {built.stderr[-500:]}")
     return next(out.glob("frontline_assistant-*.whl"))
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path) -> dict[str, Path]:
+    """Uploads that are not audio, or not audio that decodes: each must fail with its own clear error."""
+    files = {"empty": "empty.wav", "garbage": "garbage.mp3", "notes": "notes.txt", "image": "photo.png",
+             "broken": "broken.wav"}
+    paths = {key: tmp_path / name for key, name in files.items()}
+    paths["empty"].write_bytes(b"")
+    paths["garbage"].write_bytes(os.urandom(8192))
+    paths["notes"].write_text("Present: Sam (social worker)\nSam: this is typed text, not audio.\n")
+    paths["image"].write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(512))
+    paths["broken"].write_bytes(b"RIFF\x00\x10\x00\x00WAVE" + os.urandom(8192))
+    return paths
