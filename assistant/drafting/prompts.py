@@ -62,10 +62,6 @@ def _parse(name: str, raw: str) -> Prompt:
                   system=sections["system"], task=sections["task"])
 
 
-def _version_number(name: str) -> int:
-    return int(re.sub(r"\D", "", name.removesuffix(".md").rsplit("_v", 1)[1]) or 0)
-
-
 @cache
 def load_prompt(prompt_id: str, version: str | None = None) -> Prompt:
     """The named version of a prompt, or its newest, from the installed package's prompt files."""
@@ -75,9 +71,9 @@ def load_prompt(prompt_id: str, version: str | None = None) -> Prompt:
         if not entry.is_file():
             raise PromptError(f"prompt file {version}.md not found in {PROMPTS_PACKAGE}")
     else:
-        candidates = sorted((e for e in folder.iterdir() if re.fullmatch(rf"{re.escape(prompt_id)}_v\d+\.md", e.name)),
-                            key=lambda e: _version_number(e.name))
-        if not candidates:
+        numbered = {int(m.group(1)): e for e in folder.iterdir()
+                    if (m := re.fullmatch(rf"{re.escape(prompt_id)}_v(\d+)\.md", e.name))}
+        if not numbered:
             raise PromptError(f"no prompt file {prompt_id}_v*.md in {PROMPTS_PACKAGE}")
-        entry = candidates[-1]
+        entry = numbered[max(numbered)]
     return _parse(entry.name, entry.read_text(encoding="utf-8"))
