@@ -92,6 +92,10 @@ def by_section(placements: list[Placement], template: Template) -> dict[str, lis
     for p in placements:
         if p.section is not None:
             out[p.section].append(p.unit)
+    for spec in template.generated_sections:
+        source = out.get(spec.opened_by or "")
+        if not out[spec.id] and source:
+            out[spec.id].append(source[0])
     return out
 
 
