@@ -85,9 +85,10 @@ async def _store(app: Any, user: str, upload: ParsedUpload, form: UploadForm, re
 
     A small upload in the embedded deployment (SQLite and files on this machine) is checked and stored on
     the event loop: its work is bounded by its size (QUICK_ACCEPT_BYTES) and costs less than a worker-thread
-    trip, which in a burst of uploads waits for the GIL at each of its system calls. A bigger file, a remote
-    store or database, a file that must be decoded to find its length, and a commit that still meets another
-    writer after the pauses of WRITER_RETRY_PAUSES_S take one trip to a worker thread."""
+    trip, which in a burst of uploads waits for the GIL at each of its system calls (README, "Speed"). A
+    bigger file, a remote store or database, a file that must be decoded to find its length, and a commit
+    that still meets another writer after the pauses of WRITER_RETRY_PAUSES_S take one trip to a worker
+    thread."""
 
     def moved(info: dict[str, Any]) -> dict[str, Any]:
         """The checked upload's SHA-256, and the move into the store. Through the BlobStore: workers on
