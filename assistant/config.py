@@ -279,7 +279,6 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy database URL; defaults to SQLite (WAL) in the data dir."
     )
-    prompts_dir: Path = Field(default=REPO_ROOT / "prompts", description="Folder of versioned prompt files.")
     lexicon_dir: Path | None = Field(
         default=None,
         description="A folder with the deployment's own copies of the lexicon files (same names as in "

@@ -54,7 +54,6 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "ASSISTANT_AUTH_REQUIRED": ("true", "api.auth_required", True),
     "ASSISTANT_API_WORKERS": ("3", "api.workers", 3),
     "ASSISTANT_JOB_WORKERS": ("2", "jobs.workers", 2),
-    "ASSISTANT_PROMPTS_DIR": ("/srv/prompts", "prompts_dir", Path("/srv/prompts")),
     "ASSISTANT_QUEUE": ("celery", "jobs.queue", "celery"),
     "ASSISTANT_BROKER_URL": ("amqp://mq//", "jobs.broker_url", "amqp://mq//"),
     "ASSISTANT_BROKER_VISIBILITY_TIMEOUT_S": ("7200", "jobs.broker_visibility_timeout_s", 7200),

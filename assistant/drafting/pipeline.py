@@ -95,6 +95,10 @@ def by_section(placements: list[Placement], template: Template) -> dict[str, lis
     for p in placements:
         if p.section is not None:
             out[p.section].append(p.unit)
+    for spec in template.generated_sections:
+        source = out.get(spec.opened_by or "")
+        if not out[spec.id] and source:
+            out[spec.id].append(source[0])
     return out
 
 
@@ -103,7 +107,6 @@ class DraftOptions(BaseModel):
     caller knows about who was present, and the settings it needs (`from_settings`)."""
 
     engine: Literal["llm", "extractive"] = "llm"
-    prompts_dir: Path = Field(description="folder of versioned prompt files")
     models_dir: Path = Field(description="where the MiniLM encoder is found and the sectioner caches vectors")
     temperature: float = Field(description="sampling temperature, recorded in provenance")
     seed: int = Field(description="sampling seed, recorded in provenance")
@@ -112,8 +115,8 @@ class DraftOptions(BaseModel):
 
     @classmethod
     def from_settings(cls, settings: Settings, **given: Any) -> DraftOptions:
-        return cls(prompts_dir=settings.prompts_dir, models_dir=settings.models_dir,
-                   temperature=settings.llm.temperature, seed=settings.llm.seed, **given)
+        return cls(models_dir=settings.models_dir, temperature=settings.llm.temperature, seed=settings.llm.seed,
+                   **given)
 
 
 def draft(transcript: Transcript, template: Template, chat: ChatModel | None, options: DraftOptions, *,
@@ -133,8 +136,8 @@ def _draft(transcript: Transcript, template: Template, chat: ChatModel | None, o
     notes: list[str] = []
     if options.engine == "llm" and chat is None:
         notes.append("no language model available: drafted with the extractive engine")
-    section_prompt = load_prompt(options.prompts_dir, "section")
-    summary_prompt = load_prompt(options.prompts_dir, "summary")
+    section_prompt = load_prompt("section")
+    summary_prompt = load_prompt("summary")
     cast = identify_participants(transcript, template, extra=options.participants or None, worker=options.worker)
     record = _new_record(transcript, template, cast, chat, options, (section_prompt, summary_prompt))
     clock.lap("participants", 0.02)

@@ -19,10 +19,8 @@ from assistant.store.tables import Job
 
 log = logging.getLogger(__name__)
 
-# Model work yields the CPU to the API. Measured with Whisper busy on both cores, a burst of 50 uploads waited
-# behind it: nice 10 took burst p95 from 1,224 to 906 ms (old server), and SCHED_IDLE on top of it a further
-# ~10% (median 245 vs 276 ms over 6 interleaved pairs, see benchmarks/load.py). Both matter only when the CPU
-# is contended: on an idle machine the model work gets every core it asks for.
+# Model work yields the CPU to the API (README, "Speed"). It matters only when the CPU is contended: on an idle
+# machine the model work gets every core it asks for.
 BACKGROUND_NICE = 10
 
 
