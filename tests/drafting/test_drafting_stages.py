@@ -165,3 +165,16 @@ def test_an_empty_chief_complaint_is_opened_by_the_first_history_line() -> None:
     placed = by_section([Placement(unit=stated, section="chief_complaint", relevance=0.9),
                          Placement(unit=later, section="hpi", relevance=0.9)], template)
     assert [u.key for u in placed["chief_complaint"]] == [1]
+
+
+def test_a_summary_sentence_that_echoes_the_task_is_dropped_or_unlabelled() -> None:
+    from assistant.drafting.summary import without_task_wording
+
+    assert without_task_wording("What was agreed: Kieran Doherty will do what, by when.") == ""
+    assert without_task_wording("What the people spoken to said about how things are is that Irene is sore.") == \
+        "Irene is sore."
+    assert without_task_wording("Kerry said the people spoken to were fine.") == ""
+    assert without_task_wording("What was agreed: Graham will stay off work for 7 days.") == \
+        "Graham will stay off work for 7 days."
+    assert without_task_wording("Kerry will ring the housing office on Monday.") == \
+        "Kerry will ring the housing office on Monday."
