@@ -40,7 +40,6 @@ from assistant.audit import sha256_bytes, sha256_json
 from assistant.diarise.merge import apply_speaker_names
 from assistant.jobs.reaper import describe
 from assistant.records import FLAG_HIGH_RISK, CaseRecord, Statement
-from assistant.store.db import WriterBusy
 from assistant.store.tables import Job, Record, Recording, RecordVersion, new_id
 from assistant.templates import TemplateError, all_templates, get_template
 from assistant.transcript import Participant, Transcript
@@ -54,11 +53,6 @@ _JOBS: Table = Job.__table__  # type: ignore[assignment]
 # Uploads up to this size are checked and stored on the event loop in the embedded deployment (see
 # upload_recording): FFmpeg's header parsing, the hash and a copy between filesystems grow with the file.
 QUICK_ACCEPT_BYTES = 4 * 1024 * 1024
-# A quick upload whose commit meets another writer (a job's progress, another API process's upload) tries again
-# on the loop after these pauses, ~15 ms in all (a commit holds the lock for about a millisecond), before it
-# takes a worker-thread trip. With two API processes a quarter of a burst's commits met another writer, and a
-# trip costs the burst far more than the wait (see upload_recording).
-WRITER_RETRY_PAUSES_S = (0.0005, 0.001, 0.002, 0.004, 0.008)
 
 EXPORT_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -149,10 +143,10 @@ async def upload_recording(request: Request, user: User) -> Accepted:
             upload.file_path = Path(app.blobs.put_file(upload.file_path, f"uploads/{rec_id}.{info['format']}"))
             return info
 
-        def committed(info: dict[str, Any], wait: bool) -> str:
+        def committed(info: dict[str, Any]) -> str:
             """The recording and job rows with the audit entry; returns the job id."""
             job_id = new_id()
-            with app.db.session(wait=wait) as s:
+            with app.db.session() as s:
                 # Core inserts on the tables, statements built once: a fraction of the ORM's cost.
                 s.execute(_RECORDINGS.insert(), dict(
                     id=rec_id, owner_id=user, filename=upload.filename or "recording", path=str(upload.file_path),
@@ -167,25 +161,17 @@ async def upload_recording(request: Request, user: User) -> Accepted:
         # A small upload in the embedded deployment (SQLite and files on this machine) is checked and stored
         # on the event loop: ~2.4 ms of work, bounded by its size (QUICK_ACCEPT_BYTES). A worker thread costs
         # a burst of uploads far more than that work: each thread waits for the GIL at every one of its ~50
-        # system calls (interleaved runs: burst p95 358-453 ms that way, 208-350 ms this way). A bigger file,
-        # a remote store or database, a file that must be decoded to find its length, and a commit that still
-        # meets another writer after the pauses of WRITER_RETRY_PAUSES_S take one trip to a worker thread.
+        # system calls (interleaved runs: burst p95 358-453 ms that way, 208-350 ms this way). A commit that
+        # meets a job's write waits for it in SQLite's busy handler, as briefly as that write lasts. A bigger
+        # file, a remote store or database and a file that must be decoded to find its length take one trip to a
+        # worker thread.
         job_id = None
         if app.quick_accept and upload.size <= QUICK_ACCEPT_BYTES:
             info = app.inspect_audio(upload.file_path, find_duration=False)
             if info["duration"] is not None:
-                moved(info)
-                for pause in (*WRITER_RETRY_PAUSES_S, None):
-                    try:
-                        job_id = committed(info, wait=False)
-                        break
-                    except WriterBusy:
-                        if pause is None:  # still busy: the rows wait their turn in a thread; the file is in place
-                            job_id = await run_in_threadpool(committed, info, True)
-                        else:
-                            await asyncio.sleep(pause)
+                job_id = committed(moved(info))
         if job_id is None:
-            job_id = await run_in_threadpool(lambda: committed(moved(app.inspect_audio(upload.file_path)), True))
+            job_id = await run_in_threadpool(lambda: committed(moved(app.inspect_audio(upload.file_path))))
     except OSError as exc:
         discard(upload)
         if exc.errno == 28:  # ENOSPC while moving the upload into the store
