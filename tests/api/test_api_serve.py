@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_several_workers_need_the_celery_queue(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ASSISTANT_QUEUE", "local")
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))  # restored afterwards: --data-dir sets it
     result = CliRunner().invoke(app, ["serve", "--workers", "2", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "ASSISTANT_QUEUE=celery" in result.output
@@ -29,6 +30,7 @@ def test_several_workers_need_the_celery_queue(monkeypatch: pytest.MonkeyPatch, 
 
 def test_a_public_address_needs_tokens(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ASSISTANT_AUTH_REQUIRED", "false")
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
     result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "refusing to bind 0.0.0.0 without tokens" in result.output
