@@ -21,8 +21,8 @@ COPY evals ./evals
 COPY prompts ./prompts
 # CPU torch (the embedding model needs it); the default PyPI wheel would be a multi-GB CUDA build.
 RUN python -m venv /venv && /venv/bin/pip install --upgrade pip \
-    && /venv/bin/pip install --extra-index-url https://download.pytorch.org/whl/cpu -e .
-ENV PATH=/venv/bin:$PATH ASSISTANT_PROMPTS_DIR=/app/prompts
+    && /venv/bin/pip install --extra-index-url https://download.pytorch.org/whl/cpu .
+ENV PATH=/venv/bin:$PATH
 RUN assistant models --verify
 
 VOLUME ["/data"]

@@ -121,9 +121,6 @@ class Settings(BaseSettings):
     job_workers: int = Field(
         default=1, ge=1, le=8, description="In-process job worker threads (each job uses every core)."
     )
-    prompts_dir: Path = Field(
-        default=REPO_ROOT / "prompts", description="Folder of versioned prompt files."
-    )
     # -- scale-out (issue 7): Celery workers, shared files ------------------------------------------
     queue: Literal["local", "celery"] = Field(
         default="local",

@@ -139,11 +139,3 @@ def install() -> None:
             return sanitise(base(*args, **kwargs))
 
         logging.setLogRecordFactory(factory)
-
-
-def uninstall() -> None:
-    global _previous
-    with _lock:
-        if _previous is not None:
-            logging.setLogRecordFactory(_previous)
-            _previous = None

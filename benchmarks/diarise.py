@@ -22,12 +22,17 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from assistant.audio import decode
-from assistant.audio.synth import have_tools
-from assistant.config import REPO_ROOT, get_settings
+from assistant.audio.synth import Dialogue, have_tools
+from assistant.config import REPO_ROOT, Settings, get_settings
 from benchmarks.asr import machine_info, merge_results
+
+if TYPE_CHECKING:  # imported where it is used: the diariser imports torch, whose memory the benchmark measures
+    from assistant.diarise import EmbeddingDiariser
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results.json"
 AUDIO_DIR = REPO_ROOT / ".cache" / "bench"
@@ -51,8 +56,7 @@ def _reset_peak() -> None:
         pass
 
 
-def _recording(name: str, seconds: float) -> Any:
-    from assistant.audio.synth import Dialogue
+def _recording(name: str, seconds: float) -> Dialogue:
     from assistant.diarise.demo import four_voice_meeting, two_voice_dialogue
 
     AUDIO_DIR.mkdir(parents=True, exist_ok=True)
@@ -68,8 +72,50 @@ def _recording(name: str, seconds: float) -> Any:
     return d
 
 
+def _measure(diariser: EmbeddingDiariser, settings: Settings, d: Dialogue, x: np.ndarray, runs: int,
+             model: str) -> dict[str, Any]:
+    """Speed, peak memory and DER of one recording (after a warm-up run), and WDER through transcription."""
+    from assistant.transcribe import WhisperTranscriber
+    from evals.diarisation import der, wder
+
+    people = len({t.speaker for t in d.turns})
+    diariser.diarise(x, speakers=people)  # warm-up
+    walls, cpus = [], []
+    _reset_peak()
+    base_rss = _rss_mb()
+    for _ in range(runs):
+        c0, w0 = time.process_time(), time.perf_counter()
+        turns = diariser.diarise(x, speakers=people)
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    peak = _rss_mb("VmHWM")
+    estimated = diariser.diarise(x)
+    ref = [(t.start, t.end, t.speaker) for t in d.turns]
+    wall = statistics.median(walls)
+    row: dict[str, Any] = {
+        "seconds": round(d.duration, 1),
+        "speakers": people,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(statistics.median(cpus), 2),
+        "speed_x": round(d.duration / wall, 1),
+        "speed_x_range": [round(d.duration / max(walls), 1), round(d.duration / min(walls), 1)],
+        "cpu_s_range": [round(min(cpus), 2), round(max(cpus), 2)],
+        "timing": {k: round(v, 2) for k, v in diariser.last_timing.items()},
+        "peak_rss_during_mb": round(peak, 1),
+        "peak_over_start_mb": round(peak - base_rss, 1),
+        "der_known": der(ref, [(t.start, t.end, t.speaker) for t in turns]).model_dump(),
+        "der_estimated": der(ref, [(t.start, t.end, t.speaker) for t in estimated]).model_dump(),
+    }
+    transcriber = WhisperTranscriber(settings.model_copy(update={"diarise": "auto"}), model, diariser=diariser)
+    transcript = transcriber.transcribe(x, speakers=people)
+    row["wder"] = wder([(t.speaker, t.text) for t in d.turns],
+                       [(s.speaker, s.text) for s in transcript.segments]).model_dump()
+    row["asr_model"] = transcript.asr.get("model")
+    return row
+
+
 def run_benchmark(runs: int, threads: int, seconds: float, model: str, samples: bool) -> dict[str, Any]:
-    from evals.diarisation import der, evaluate_recording, load_reference, sample_audio, summarise, wder
+    from evals.diarisation import evaluate_recording, load_reference, sample_audio, summarise
 
     settings = get_settings(whisper_threads=threads)
     load_before = os.getloadavg()
@@ -89,45 +135,7 @@ def run_benchmark(runs: int, threads: int, seconds: float, model: str, samples: 
     memory["after_encoder_load_mb"] = round(_rss_mb(), 1)
     diariser = EmbeddingDiariser(settings)
 
-    out: dict[str, Any] = {}
-    for name, d in recordings.items():
-        x = audio[name]
-        people = len({t.speaker for t in d.turns})
-        diariser.diarise(x, speakers=people)  # warm-up
-        walls, cpus = [], []
-        _reset_peak()
-        base_rss = _rss_mb()
-        for _ in range(runs):
-            c0, w0 = time.process_time(), time.perf_counter()
-            turns = diariser.diarise(x, speakers=people)
-            walls.append(time.perf_counter() - w0)
-            cpus.append(time.process_time() - c0)
-        peak = _rss_mb("VmHWM")
-        estimated = diariser.diarise(x)
-        ref = [(t.start, t.end, t.speaker) for t in d.turns]
-        wall = statistics.median(walls)
-        row: dict[str, Any] = {
-            "seconds": round(d.duration, 1),
-            "speakers": people,
-            "wall_s": round(wall, 2),
-            "cpu_s": round(statistics.median(cpus), 2),
-            "speed_x": round(d.duration / wall, 1),
-            "speed_x_range": [round(d.duration / max(walls), 1), round(d.duration / min(walls), 1)],
-            "cpu_s_range": [round(min(cpus), 2), round(max(cpus), 2)],
-            "timing": {k: round(v, 2) for k, v in diariser.last_timing.items()},
-            "peak_rss_during_mb": round(peak, 1),
-            "peak_over_start_mb": round(peak - base_rss, 1),
-            "der_known": der(ref, [(t.start, t.end, t.speaker) for t in turns]).model_dump(),
-            "der_estimated": der(ref, [(t.start, t.end, t.speaker) for t in estimated]).model_dump(),
-        }
-        from assistant.transcribe import WhisperTranscriber
-
-        transcriber = WhisperTranscriber(settings.model_copy(update={"diarise": "auto"}), model, diariser=diariser)
-        transcript = transcriber.transcribe(x, speakers=people)
-        row["wder"] = wder([(t.speaker, t.text) for t in d.turns],
-                           [(s.speaker, s.text) for s in transcript.segments]).model_dump()
-        row["asr_model"] = transcript.asr.get("model")
-        out[name] = row
+    out = {name: _measure(diariser, settings, d, audio[name], runs, model) for name, d in recordings.items()}
 
     result: dict[str, Any] = {
         "engine": diariser.describe(),

@@ -160,21 +160,7 @@ def wder(reference: Sequence[tuple[str, str]], hypothesis: Sequence[tuple[str, s
     )
 
 
-def score_transcript(reference: Sequence[RefUtterance], transcript: object,
-                     turns: Sequence[Turn] | None = None, *, collar: float = 0.25) -> dict[str, object]:
-    """DER of the diariser's ``turns`` (or of the transcript's timed segments when not given) and WDER of
-    the transcript's segments, against ``reference``. ``transcript``: an `assistant.transcript.Transcript`."""
-    segments = list(getattr(transcript, "segments", []))
-    ref_turns = [(u.start, u.end, u.speaker) for u in reference]
-    hyp_turns = list(turns) if turns is not None else [
-        (s.start, s.end, s.speaker) for s in segments if s.start is not None and s.end is not None
-    ]
-    d = der(ref_turns, hyp_turns, collar=collar)
-    w = wder([(u.speaker, u.text) for u in reference], [(s.speaker, s.text) for s in segments])
-    return {"der": d.model_dump(), "wder": w.model_dump()}
-
-
-# -- evaluation on the samples: `python -m evals.diarisation` ----------------------------------------
+# -- evaluation on the samples: `assistant eval diarise` -----------------------------------------------
 
 
 class _FixedTurns:
@@ -289,29 +275,3 @@ def row_line(sample_id: str, row: dict[str, object]) -> str:
     return (f"{sample_id}: {row['speakers']} speakers, DER {row['der_known']['der']:.3f} known / "  # type: ignore[index]
             f"{row['der_estimated']['der']:.3f} estimated ({row['der_estimated']['hypothesis_speakers']} found)"  # type: ignore[index]
             + (f", WDER {w['wder']:.3f} known / {row['wder_default']['wder']:.3f} default" if w else ""))  # type: ignore[index]
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from assistant.config import REPO_ROOT, get_settings
-
-    parser = argparse.ArgumentParser(prog="python -m evals.diarisation", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=Path, default=REPO_ROOT / "samples")
-    parser.add_argument("--audio", default="audio.opus", help="which rendering (audio.opus, audio_telephone.opus...)")
-    parser.add_argument("--only", action="append", metavar="ID", help="this sample only (repeatable)")
-    parser.add_argument("--model", choices=["base", "tiny.en"], default="tiny.en", help="Whisper model for WDER")
-    parser.add_argument("--no-wder", action="store_true", help="DER only (no Whisper)")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "diarisation.json")
-    args = parser.parse_args(argv)
-    result = evaluate_samples(args.samples, get_settings(), audio_name=args.audio, only=args.only,
-                              model=args.model, with_wder=not args.no_wder,
-                              on_row=lambda i, row: print(row_line(i, row), flush=True))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result["summary"], indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

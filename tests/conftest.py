@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,3 +57,35 @@ def qwen_chat(session_settings: Settings) -> Iterator[ChatModel]:
 def smol_chat(session_settings: Settings) -> Iterator[ChatModel]:
     """`ChatModel` for SmolLM2-135M behind the embedded loopback server: fast protocol plumbing only."""
     yield from _embedded_chat(session_settings, "smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel, built once per session without build isolation (no download). It is built from a
+    copy of what the wheel is made of, so the checkout gets no build/ or egg-info litter; the copy resolves
+    the assistant/prompts link into a folder, as an sdist would."""
+    root = tmp_path_factory.mktemp("wheel")
+    src, out = root / "src", root / "dist"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("assistant", "evals"):
+        shutil.copytree(REPO / name, src / name, ignore=skip)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
+    require(built.returncode == 0, f"could not build the wheel: {built.stderr[-500:]}")
+    return next(out.glob("frontline_assistant-*.whl"))
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path) -> dict[str, Path]:
+    """Uploads that are not audio, or not audio that decodes: each must fail with its own clear error."""
+    files = {"empty": "empty.wav", "garbage": "garbage.mp3", "notes": "notes.txt", "image": "photo.png",
+             "broken": "broken.wav"}
+    paths = {key: tmp_path / name for key, name in files.items()}
+    paths["empty"].write_bytes(b"")
+    paths["garbage"].write_bytes(os.urandom(8192))
+    paths["notes"].write_text("Present: Sam (social worker)\nSam: this is typed text, not audio.\n")
+    paths["image"].write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(512))
+    paths["broken"].write_bytes(b"RIFF\x00\x10\x00\x00WAVE" + os.urandom(8192))
+    return paths

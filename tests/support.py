@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -87,3 +91,47 @@ def serve(data_dir: Path, log: Path, **env: str) -> Iterator[tuple[subprocess.Po
 def kill9(proc: subprocess.Popen[bytes]) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+
+
+# A POST's path, lower-cased headers and raw body -> the HTTP status and the JSON payload to answer with.
+Answer = Callable[[str, dict[str, str], bytes], tuple[int, Any]]
+
+
+@contextmanager
+def loopback_json_server(answer: Answer) -> Iterator[str]:
+    """An HTTP server on a free loopback port that answers every POST with `answer(...)` as JSON (a stand-in
+    for an OpenAI-compatible endpoint); yields its `/v1` base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            raw = self.rfile.read(int(self.headers.get("content-length", "0")))
+            status, payload = answer(self.path, {k.lower(): v for k, v in self.headers.items()}, raw)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def chat_completion(content: str, model: str, finish_reason: str = "stop",
+                    tokens: tuple[int, int] = (1, 1)) -> dict[str, Any]:
+    """An OpenAI chat-completion response body with one choice."""
+    return {
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": tokens[0], "completion_tokens": tokens[1], "total_tokens": sum(tokens)},
+    }

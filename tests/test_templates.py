@@ -28,6 +28,8 @@ def test_all_templates_load_with_human_only_judgement_sections() -> None:
         ("id: bad\nversion: '1'\ntitle: t\ndomain: nowhere\nsections: []", "invalid template"),
         ("id: bad\nsections: [unclosed", "invalid template"),
         ("id: other\nversion: '1'\ntitle: t\ndomain: health\nsections: []", "does not match"),
+        ("id: bad\nversion: '1'\ntitle: t\ndomain: health\nsections: [{id: a, title: A, opened_by: b}]",
+         "opened_by 'b' is not another generated section"),
     ],
 )
 def test_bad_template_files_are_refused(tmp_path: Path, body: str, message: str) -> None:

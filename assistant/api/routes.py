@@ -159,12 +159,11 @@ async def upload_recording(request: Request, user: User) -> Accepted:
             return job_id
 
         # A small upload in the embedded deployment (SQLite and files on this machine) is checked and stored
-        # on the event loop: ~2.4 ms of work, bounded by its size (QUICK_ACCEPT_BYTES). A worker thread costs
-        # a burst of uploads far more than that work: each thread waits for the GIL at every one of its ~50
-        # system calls (interleaved runs: burst p95 358-453 ms that way, 208-350 ms this way). A commit that
-        # meets a job's write waits for it in SQLite's busy handler, as briefly as that write lasts. A bigger
-        # file, a remote store or database and a file that must be decoded to find its length take one trip to a
-        # worker thread.
+        # on the event loop: little work, bounded by its size (QUICK_ACCEPT_BYTES). A worker thread costs
+        # a burst of uploads far more than that work: each thread waits for the GIL at every one of its
+        # system calls (README, "Speed"). A commit that meets a job's write waits for it in SQLite's busy
+        # handler, as briefly as that write lasts. A bigger file, a remote store or database and a file that
+        # must be decoded to find its length take one trip to a worker thread.
         job_id = None
         if app.quick_accept and upload.size <= QUICK_ACCEPT_BYTES:
             info = app.inspect_audio(upload.file_path, find_duration=False)

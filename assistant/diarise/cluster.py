@@ -83,10 +83,6 @@ def _shares(labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.array([weights[labels == j].sum() for j in range(k)]) / max(float(weights.sum()), 1e-9)
 
 
-def _big_clusters(labels: np.ndarray, weights: np.ndarray, min_share: float) -> int:
-    return int((_shares(labels, weights) >= min_share).sum())
-
-
 def _fold_to(embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray, most: int) -> np.ndarray:
     """Fold the smallest cluster into its nearest until at most ``most`` remain."""
     labels = labels.copy()

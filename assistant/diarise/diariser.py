@@ -4,7 +4,6 @@ embeddings -> average-linkage clustering (known or estimated number of speakers)
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 
@@ -100,7 +99,3 @@ class EmbeddingDiariser:
 
 def build_diariser(settings: Settings | None = None) -> EmbeddingDiariser:
     return EmbeddingDiariser(settings)
-
-
-def describe_timing(diariser: Any) -> dict[str, float]:
-    return {k: round(v, 3) for k, v in getattr(diariser, "last_timing", {}).items()}

@@ -92,6 +92,10 @@ def by_section(placements: list[Placement], template: Template) -> dict[str, lis
     for p in placements:
         if p.section is not None:
             out[p.section].append(p.unit)
+    for spec in template.generated_sections:
+        source = out.get(spec.opened_by or "")
+        if not out[spec.id] and source:
+            out[spec.id].append(source[0])
     return out
 
 
@@ -109,8 +113,8 @@ def draft(
     """Draft a case record. `participants`/`worker` add what the caller knows about who was present."""
     clock = _Clock(progress)
     notes: list[str] = []
-    section_prompt = load_prompt(settings.prompts_dir, "section")
-    summary_prompt = load_prompt(settings.prompts_dir, "summary")
+    section_prompt = load_prompt("section")
+    summary_prompt = load_prompt("summary")
     use_llm = engine == "llm" and chat is not None
     if engine == "llm" and chat is None:
         notes.append("no language model available: drafted with the extractive engine")

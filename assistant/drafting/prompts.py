@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
+from importlib import resources
 
 from pydantic import BaseModel
+
+# The repository's top-level prompts/ folder, packaged (see prompts/__init__.py).
+PROMPTS_PACKAGE = "assistant.prompts"
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _PART = re.compile(r"^## (system|task)\s*$", re.M)
@@ -41,8 +44,8 @@ class Prompt(BaseModel):
         return _PLACEHOLDER.sub(sub, text).replace("\x00", "{").replace("\x01", "}").strip()
 
 
-def _parse(path: Path) -> Prompt:
-    raw = path.read_text(encoding="utf-8")
+def _parse(name: str, raw: str) -> Prompt:
+    stem = name.removesuffix(".md")
     meta: dict[str, str] = {}
     if raw.startswith("---"):
         end = raw.index("\n---", 3)
@@ -54,25 +57,23 @@ def _parse(path: Path) -> Prompt:
     parts = _PART.split(raw)
     sections = {parts[i]: parts[i + 1].strip("\n") for i in range(1, len(parts) - 1, 2)}
     if "system" not in sections or "task" not in sections:
-        raise PromptError(f"{path.name}: needs '## system' and '## task' parts")
-    return Prompt(id=meta.get("id", path.stem.rsplit("_v", 1)[0]), version=meta.get("version", path.stem),
+        raise PromptError(f"{name}: needs '## system' and '## task' parts")
+    return Prompt(id=meta.get("id", stem.rsplit("_v", 1)[0]), version=meta.get("version", stem),
                   system=sections["system"], task=sections["task"])
 
 
 @cache
-def _load(directory: Path, prompt_id: str, version: str | None) -> Prompt:
+def load_prompt(prompt_id: str, version: str | None = None) -> Prompt:
+    """The named version of a prompt, or its newest, from the installed package's prompt files."""
+    folder = resources.files(PROMPTS_PACKAGE)
     if version:
-        path = directory / f"{version}.md"
-    else:  # newest version of this prompt
-        candidates = sorted(directory.glob(f"{prompt_id}_v*.md"),
-                            key=lambda p: int(re.sub(r"\D", "", p.stem.rsplit("_v", 1)[1]) or 0))
-        if not candidates:
-            raise PromptError(f"no prompt file {prompt_id}_v*.md in {directory}")
-        path = candidates[-1]
-    if not path.is_file():
-        raise PromptError(f"prompt file {path} not found")
-    return _parse(path)
-
-
-def load_prompt(directory: Path, prompt_id: str, version: str | None = None) -> Prompt:
-    return _load(Path(directory), prompt_id, version)
+        entry = folder / f"{version}.md"
+        if not entry.is_file():
+            raise PromptError(f"prompt file {version}.md not found in {PROMPTS_PACKAGE}")
+    else:
+        numbered = {int(m.group(1)): e for e in folder.iterdir()
+                    if (m := re.fullmatch(rf"{re.escape(prompt_id)}_v(\d+)\.md", e.name))}
+        if not numbered:
+            raise PromptError(f"no prompt file {prompt_id}_v*.md in {PROMPTS_PACKAGE}")
+        entry = numbered[max(numbered)]
+    return _parse(entry.name, entry.read_text(encoding="utf-8"))

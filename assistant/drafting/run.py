@@ -47,15 +47,9 @@ def load_input(path: Path, settings: Settings, echo: Echo = _stderr, speakers: i
 
 
 def _transcribe(path: Path, settings: Settings, echo: Echo, speakers: int | None = None) -> Transcript:
-    import assistant.transcribe as transcribe  # lazy: faster-whisper is heavy
+    from assistant.transcribe import build_transcriber  # lazy: faster-whisper is heavy
 
-    factory = getattr(transcribe, "build_transcriber", None)
-    if factory is None:
-        try:
-            from assistant.transcribe.engine import build_transcriber as factory  # type: ignore[no-redef]
-        except ImportError as exc:
-            raise RuntimeError("audio input needs assistant.transcribe, which is not available") from exc
-    transcriber = factory(settings)
+    transcriber = build_transcriber(settings)
     echo(f"transcribing {path.name} …")
 
     def progress(done: float, total: float) -> None:

@@ -1,6 +1,6 @@
 """Sectioning in code, before any generation: which section of the template each line of the conversation feeds.
 
-The small model is reliable at local tasks and poor at global ones (DRAFTING-EVIDENCE.md): deciding where each
+The small model is reliable at local tasks and poor at global ones: deciding where each
 line of a whole visit belongs is global, so code decides it, and the model later writes each section from that
 section's own lines only.
 

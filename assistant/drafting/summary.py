@@ -25,6 +25,7 @@ from assistant.drafting.verify import (
     verify_statement,
 )
 from assistant.llm import ChatModel, LLMError
+from assistant.llm.schema import cited_sentences
 from assistant.records import FLAG_HIGH_RISK, FLAG_POLARITY, FLAG_UNKNOWN_PERSON, Section, Statement
 from assistant.templates import Template
 from assistant.transcript import Transcript
@@ -66,27 +67,8 @@ def _notes_block(items: list[tuple[Section, Statement]]) -> str:
 
 
 def schema(ids: list[str]) -> dict[str, Any]:
-    return {
-        "title": "summary",
-        "type": "object",
-        "properties": {
-            "sentences": {
-                "type": "array", "minItems": 1, "maxItems": MAX_SENTENCES,
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "text": {"type": "string", "maxLength": SENTENCE_MAX_CHARS},
-                        "cites": {"type": "array", "minItems": 1, "maxItems": 4,
-                                  "items": {"type": "string", "enum": ids}},
-                    },
-                    "required": ["text", "cites"],
-                    "additionalProperties": False,
-                },
-            }
-        },
-        "required": ["sentences"],
-        "additionalProperties": False,
-    }
+    return cited_sentences("summary", "cites", ids, most=MAX_SENTENCES, max_chars=SENTENCE_MAX_CHARS,
+                           max_cites=4)
 
 
 def sentence_supported(text: str, cited: list[Statement], transcript: Transcript | None = None,

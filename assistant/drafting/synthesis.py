@@ -24,6 +24,7 @@ from assistant.drafting.participants import Cast, Group
 from assistant.drafting.prompts import Prompt
 from assistant.drafting.sectioner import Unit
 from assistant.llm import ChatModel, LLMError
+from assistant.llm.schema import cited_sentences
 from assistant.records import Statement, StatementKind
 from assistant.templates import SectionSpec, Template
 
@@ -65,27 +66,8 @@ def max_sentences(n_lines: int) -> int:
 
 
 def schema(keys: Sequence[str], most: int) -> dict[str, Any]:
-    return {
-        "title": "section",
-        "type": "object",
-        "properties": {
-            "sentences": {
-                "type": "array", "minItems": 1, "maxItems": most,
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "text": {"type": "string", "maxLength": SENTENCE_MAX_CHARS},
-                        "lines": {"type": "array", "minItems": 1, "maxItems": MAX_CITES,
-                                  "items": {"type": "string", "enum": list(keys)}},
-                    },
-                    "required": ["text", "lines"],
-                    "additionalProperties": False,
-                },
-            }
-        },
-        "required": ["sentences"],
-        "additionalProperties": False,
-    }
+    return cited_sentences("section", "lines", list(keys), most=most, max_chars=SENTENCE_MAX_CHARS,
+                           max_cites=MAX_CITES)
 
 
 def system_message(prompt: Prompt, template: Template, cast: Cast) -> str:
@@ -152,11 +134,14 @@ def clean(text: str) -> str:
 
 
 def actor(text: str, cited: Sequence[Unit], cast: Cast) -> str:
-    """Whom the sentence is about or by: the participant it names first, else the speaker of its first line that
-    is not the worker's (the worker's own lines when all are)."""
+    """Whose statement it is: the first person the sentence names among the speakers of its lines, else the
+    first speaker who is not the worker (the worker when all are). A person named but not speaking is what
+    the statement is about, not its source: a doctor's finding about the patient stays the doctor's, and
+    a mother's account of her ex-partner stays hers."""
     from assistant.drafting.verify import referenced_people
 
-    named = referenced_people(text, cast)
+    speakers = {u.name for u in cited}
+    named = [n for n in referenced_people(text, cast) if n in speakers]
     if named:
         return min(named, key=lambda n: _position(text, n, cast))
     others = [u for u in cited if u.group != "worker"]

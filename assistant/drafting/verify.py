@@ -496,10 +496,6 @@ def _dedupe(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def verify_all(statements: list[Statement], transcript: Transcript, cast: Cast) -> list[Statement]:
-    return [verify_statement(s, transcript, cast) for s in statements]
-
-
 _PLEASANTRY = re.compile(r"\b(?:thanks?|thank you|thanked|cheers|hello|hi|hiya|bye|goodbye|see you|take care|"
                          r"lovely|nice to (?:see|meet)|sorry|no worries|welcome|okay|ok|alright|"
                          r"helps? to have a plan)\b", re.I)

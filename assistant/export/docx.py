@@ -4,7 +4,6 @@ with citation markers, the template notice and the provenance line."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from assistant.export import (
     citation,
@@ -77,8 +76,3 @@ def render_docx(record: CaseRecord) -> bytes:
     buf = io.BytesIO()
     build_docx(record).save(buf)
     return buf.getvalue()
-
-
-def write_docx(record: CaseRecord, path: Path) -> Path:
-    path.write_bytes(render_docx(record))
-    return path

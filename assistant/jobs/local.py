@@ -19,9 +19,9 @@ from assistant.store.tables import Job
 
 log = logging.getLogger(__name__)
 
-# Model work yields the CPU to the API's requests when the cores are busy, but only by weight (plain nice):
-# it still gets its share beside any other busy process on the host, so a job always progresses. On an idle
-# machine it gets every core it asks for. README "Performance" has the measurements.
+# Model work yields the CPU to the API (README, "Speed"), by weight only (plain nice): beside any other busy
+# process on the host it still gets its share, so a job always progresses. On an idle machine it gets every
+# core it asks for.
 BACKGROUND_NICE = 10
 
 

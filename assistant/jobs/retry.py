@@ -7,25 +7,16 @@ import random
 
 
 def _transient_types() -> tuple[type[BaseException], ...]:
+    import httpx
+    import openai
     import sqlalchemy.exc as sa_exc
 
-    types: list[type[BaseException]] = [
+    return (
         ConnectionError, TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
-    ]
-    try:  # the LLM endpoint: unreachable, timed out, rate-limited or a 5xx
-        import openai
-
-        types += [openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
-                  openai.InternalServerError]
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        import httpx
-
-        types.append(httpx.TransportError)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(types)
+        # the LLM endpoint: unreachable, timed out, rate-limited or a 5xx
+        openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError,
+        httpx.TransportError,
+    )
 
 
 def is_transient(exc: BaseException) -> bool:

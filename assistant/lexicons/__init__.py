@@ -60,12 +60,6 @@ class HighRiskLexicon(BaseModel):
     def concepts_in(self, text: str) -> set[str]:
         return {c for c, pat in self._patterns.items() if pat.search(text)}
 
-    def terms_in(self, text: str) -> list[str]:
-        found: list[str] = []
-        for pat in self._patterns.values():
-            found.extend(m.group(0) for m in pat.finditer(text))
-        return found
-
 
 @cache
 def high_risk() -> HighRiskLexicon:

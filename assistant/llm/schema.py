@@ -92,3 +92,30 @@ def _walk(node: Any, path: str, problems: list[str]) -> None:
             problems.append(f"{path}: additionalProperties allows open-ended keys")
         elif not properties and extra is not False:
             problems.append(f"{path}: object without properties (free-form)")
+
+
+def cited_sentences(title: str, cite_key: str, ids: list[str], *, most: int, max_chars: int,
+                    max_cites: int) -> dict[str, Any]:
+    """A bounded object of at most `most` sentences, each a text and a non-empty list of citations drawn
+    from `ids` (an enum, so the model cannot cite what it was not shown)."""
+    return {
+        "title": title,
+        "type": "object",
+        "properties": {
+            "sentences": {
+                "type": "array", "minItems": 1, "maxItems": most,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "text": {"type": "string", "maxLength": max_chars},
+                        cite_key: {"type": "array", "minItems": 1, "maxItems": max_cites,
+                                   "items": {"type": "string", "enum": list(ids)}},
+                    },
+                    "required": ["text", cite_key],
+                    "additionalProperties": False,
+                },
+            }
+        },
+        "required": ["sentences"],
+        "additionalProperties": False,
+    }

@@ -170,11 +170,9 @@ class EmbeddedLLMServer:
         env["HF_HUB_OFFLINE"] = "1"
         env["PYTHONUNBUFFERED"] = "1"
         # llama.cpp is built with OpenMP, whose threads spin at every barrier before sleeping. Spinning long
-        # (the default) stalls everything when the cores are shared (Whisper, the web app): SmolLM2 took 47 s
-        # per reply on 2 busy cores vs 4.6 s never spinning (OMP_WAIT_POLICY=PASSIVE). Never spinning costs a
-        # third of decode speed on free cores, though. Measured, Qwen 1.5B on 2 cores, decode tok/s free / with
-        # both cores busy: PASSIVE 19.4 / 15.0, spin 1000 30.8 / 12.8, spin 30000 30.7 / 7.8, default
-        # 29.0 / 5.2. A short spin keeps nearly all the free-core speed and most of the busy-core one.
+        # (the default) stalls everything when the cores are shared (Whisper, the web app); never spinning
+        # (OMP_WAIT_POLICY=PASSIVE) gives up much of the decode speed on free cores. A short spin keeps nearly
+        # all the free-core speed and most of the busy-core one (measurements: README, "Speed").
         if "OMP_WAIT_POLICY" not in env:
             env.setdefault("GOMP_SPINCOUNT", "1000")
         return env

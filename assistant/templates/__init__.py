@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 TEMPLATES_DIR = Path(__file__).parent
 
@@ -27,6 +27,11 @@ class SectionSpec(BaseModel):
     findings: list[Literal["money", "date", "phone", "dose", "police", "harm", "screen", "leave_out", "injection"]] = (
         Field(default_factory=list, description="Detector findings that go here when their line has no section")
     )
+    opened_by: str | None = Field(
+        default=None,
+        description="A section whose first line also opens this one when the sectioner leaves it empty "
+                    "(a consultation's first history line states its chief complaint)",
+    )
 
 
 class Template(BaseModel):
@@ -40,6 +45,14 @@ class Template(BaseModel):
     fhir_type: str | None = Field(default=None, description="LOINC document type for FHIR export, if clinical")
     style: str = Field(default="", description="How the record's sentences are written (told to the model)")
     sections: list[SectionSpec]
+
+    @model_validator(mode="after")
+    def _opened_by_is_a_generated_section(self) -> Template:
+        generated = {s.id for s in self.generated_sections}
+        for s in self.sections:
+            if s.opened_by is not None and (s.opened_by not in generated or s.opened_by == s.id):
+                raise ValueError(f"section {s.id!r}: opened_by {s.opened_by!r} is not another generated section")
+        return self
 
     def section(self, section_id: str) -> SectionSpec | None:
         return next((s for s in self.sections if s.id == section_id), None)

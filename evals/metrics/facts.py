@@ -17,7 +17,7 @@ mean "the fact is there and right".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -588,25 +588,20 @@ def support_score(statement: str, index: TranscriptIndex) -> float:
 SupportMethod = Literal["auto", "drafting", "local"]
 
 
-def _drafting_scorer(transcript_text: str) -> tuple[str, object] | None:
-    """The drafting pipeline's own support score over the whole transcript, when that module is present."""
-    try:
-        from assistant.drafting import verify
-        from assistant.drafting.participants import Cast
-        from assistant.transcript import parse_text
-    except ImportError:
-        return None
-    transcript = parse_text(transcript_text)
-    ev = verify.gather_evidence(transcript.segments, Cast())
-    threshold = float(getattr(verify, "SUPPORT_THRESHOLD", 0.5))
+def _drafting_scorer(transcript_text: str) -> tuple[str, Callable[[str], float], float]:
+    """The drafting pipeline's own support score, over the whole transcript."""
+    from assistant.drafting import verify
+    from assistant.drafting.participants import Cast
+    from assistant.transcript import parse_text
+
+    ev = verify.gather_evidence(parse_text(transcript_text).segments, Cast())
 
     def score(text: str) -> float:
         return float(verify.support_score(text, ev))
 
-    return f"assistant.drafting.verify.support_score over the whole transcript (threshold {threshold:g})", (
-        score,
-        threshold,
-    )
+    threshold = verify.SUPPORT_THRESHOLD
+    label = f"assistant.drafting.verify.support_score over the whole transcript (threshold {threshold:g})"
+    return label, score, threshold
 
 
 def unsupported_statements(
@@ -614,19 +609,15 @@ def unsupported_statements(
 ) -> tuple[str, list[tuple[str, float]]]:
     """(method used, [(statement, score)]) for draft statements not grounded in the transcript.
 
-    `auto` uses the drafting pipeline's support score when `assistant.drafting.verify` is importable (the
-    same check the product runs, but against the whole transcript rather than the cited segments), and the
-    local content-word/number overlap above otherwise.
+    `auto` and `drafting` use the drafting pipeline's support score (the same check the product runs, but
+    against the whole transcript rather than the cited segments); `local` the content-word/number overlap
+    above.
     """
     statements = list(statements)
     if method in ("auto", "drafting"):
-        found = _drafting_scorer(transcript_text)
-        if found is not None:
-            label, (score_fn, threshold) = found  # type: ignore[misc]
-            scored = [(st, score_fn(st)) for st in statements]
-            return label, [(st, sc) for st, sc in scored if sc < threshold]
-        if method == "drafting":
-            raise RuntimeError("assistant.drafting.verify is not importable")
+        label, score_fn, threshold = _drafting_scorer(transcript_text)
+        scored = [(st, score_fn(st)) for st in statements]
+        return label, [(st, sc) for st, sc in scored if sc < threshold]
     index = TranscriptIndex(transcript_text)
     out = []
     for st in statements:

@@ -7,7 +7,6 @@ its wheel), so these run everywhere in a few seconds.
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -138,25 +137,20 @@ def _code(path: Path, **kwargs: object) -> tuple[str, str]:
     return err.value.code, err.value.message
 
 
-def test_bad_inputs_have_codes_and_http_statuses(tmp_path: Path, encoded: dict[str, Path]) -> None:
-    empty = tmp_path / "empty.wav"
-    empty.write_bytes(b"")
-    garbage = tmp_path / "garbage.bin"
-    garbage.write_bytes(os.urandom(4096))
-    text = tmp_path / "notes.txt"
-    text.write_text("Present: Sam (social worker)\nSam: hello\n")
-    fake_wav = tmp_path / "fake.wav"
-    fake_wav.write_bytes(b"RIFF\x00\x10\x00\x00WAVE" + os.urandom(4096))
+def test_bad_inputs_have_codes_and_http_statuses(
+    tmp_path: Path, encoded: dict[str, Path], bad_files: dict[str, Path]
+) -> None:
     header_only = tmp_path / "header.wav"
     header_only.write_bytes(encoded["wav"].read_bytes()[:44])
 
     assert _code(tmp_path / "nope.wav")[0] == "missing"
     assert _code(tmp_path)[0] == "missing"
-    assert _code(empty) == ("empty", "file is empty (0 bytes)")
-    code, message = _code(garbage)
+    assert _code(bad_files["empty"]) == ("empty", "file is empty (0 bytes)")
+    code, message = _code(bad_files["garbage"])
     assert code == "unsupported" and "wav, mp3" in message
-    assert _code(text)[0] == "unsupported"
-    assert _code(fake_wav)[0] == "undecodable"
+    assert _code(bad_files["notes"])[0] == "unsupported"
+    assert _code(bad_files["image"])[0] == "unsupported"
+    assert _code(bad_files["broken"])[0] == "undecodable"
     assert _code(header_only)[0] in ("undecodable", "empty")
     assert HTTP_STATUS == {"missing": 404, "empty": 422, "unsupported": 415, "undecodable": 422, "too_long": 413,
                            "other_language": 422}

@@ -127,3 +127,41 @@ def test_a_sentence_the_model_left_in_the_speakers_words_is_kept_as_their_quote(
     assert second.kind == "quote" and second.attributed_to == "Leanne Hart"
     note = as_note("Leanne will ring the surgery tomorrow morning.", [unit], spec, cast, [])
     assert note.kind == "action" and note.attributed_to == "Leanne Hart" and note.evidence == [14]
+
+
+def test_a_statement_is_attributed_to_its_source_not_to_whom_it_is_about() -> None:
+    from assistant.drafting.synthesis import actor
+
+    cast = identify_participants(fixture_transcript("attribution_visit.txt"), get_template("sc_contact_note"))
+    worker = Unit(key=3, segment_ids=[3], speaker="Sam", name="Sam Reid", group="worker",
+                  text="Kai looks well and his room is tidy.")
+    mother = Unit(key=4, segment_ids=[4], speaker="Leanne", name="Leanne Hart", group="family",
+                  text="Kai's been sleeping badly since the move.")
+    # The worker's observation about the child stays the worker's: Kai is named but does not speak.
+    assert actor("Kai Hart looked well and his room was tidy.", [worker], cast) == "Sam Reid"
+    # The mother's account of the child is hers.
+    assert actor("Kai Hart has slept badly since the move.", [mother], cast) == "Leanne Hart"
+    # Of several speakers, the one the sentence names first.
+    assert actor("Sam Reid asked and Leanne Hart said Kai sleeps badly.", [worker, mother], cast) == "Sam Reid"
+    assert actor("Leanne Hart said Kai sleeps badly.", [worker, mother], cast) == "Leanne Hart"
+    # No speaker named: the first who is not the worker.
+    assert actor("Sleep has been poor since the move.", [worker, mother], cast) == "Leanne Hart"
+
+
+def test_an_empty_chief_complaint_is_opened_by_the_first_history_line() -> None:
+    from assistant.drafting.pipeline import by_section
+    from assistant.drafting.sectioner import Placement
+
+    template = get_template("clin_consult_note")
+    cough = Unit(key=2, segment_ids=[1, 2], speaker="patient", name="Patient", group="subject",
+                 text="I've had a cough for two weeks.")
+    later = Unit(key=4, segment_ids=[4], speaker="patient", name="Patient", group="subject",
+                 text="It's worse at night.")
+    placed = by_section([Placement(unit=cough, section="hpi", relevance=0.9),
+                         Placement(unit=later, section="hpi", relevance=0.9)], template)
+    assert [u.key for u in placed["chief_complaint"]] == [2] and [u.key for u in placed["hpi"]] == [2, 4]
+    # A chief complaint the sectioner found is kept as it is.
+    stated = cough.model_copy(update={"key": 1, "segment_ids": [1]})
+    placed = by_section([Placement(unit=stated, section="chief_complaint", relevance=0.9),
+                         Placement(unit=later, section="hpi", relevance=0.9)], template)
+    assert [u.key for u in placed["chief_complaint"]] == [1]

@@ -140,6 +140,5 @@ def test_dataset_errors_and_defaults(tmp_path: Path) -> None:
 
 
 def test_draft_item_needs_a_chat_model_for_llm(tmp_path: Path) -> None:
-    pytest.importorskip("assistant.drafting.pipeline", reason="drafting pipeline not built yet")
     with pytest.raises(ValueError, match="needs a chat model"):
         draft_item("Doctor: hello", "clin_consult_note", "llm", Settings(data_dir=tmp_path), None)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import chat_completion, loopback_json_server
 
 from assistant.config import Settings
 from assistant.llm.redact import (
@@ -108,35 +107,13 @@ class RecordingEndpoint:
 def endpoint() -> Iterator[RecordingEndpoint]:
     fake = RecordingEndpoint()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            raw = self.rfile.read(int(self.headers.get("content-length", "0")))
-            fake.bodies.append(raw)
-            content = fake.answer(json.loads(raw))
-            payload = json.dumps({
-                "id": "x", "object": "chat.completion", "created": 0, "model": "remote-model",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            }).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def answer(path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
+        fake.bodies.append(raw)
+        return 200, chat_completion(fake.answer(json.loads(raw)), "remote-model")
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
+    with loopback_json_server(answer) as base_url:
+        fake.base_url = base_url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _remote_settings(settings: Settings, endpoint: RecordingEndpoint, redact: bool = True) -> Settings:

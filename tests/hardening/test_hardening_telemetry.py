@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("opentelemetry.exporter.otlp.proto.http", reason="the OTLP exporter comes with the test extra")
-
 CANARY = "Canary Zebra Marmalade 7731"
 APP = r"""
 import sys

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -10,20 +11,20 @@ from jobs_services import postgres_problem, redis_problem, temp_postgres_databas
 from support import require
 
 
+def _service(problem: str | None, temp_database: Callable[[], AbstractContextManager[str]]) -> Iterator[str]:
+    require(problem is None, problem or "")
+    with temp_database() as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    problem = postgres_problem()
-    require(problem is None, problem or "")
-    with temp_postgres_database() as url:
-        yield url
+    yield from _service(postgres_problem(), temp_postgres_database)
 
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    problem = redis_problem()
-    require(problem is None, problem or "")
-    with temp_redis_database() as url:
-        yield url
+    yield from _service(redis_problem(), temp_redis_database)
 
 
 @pytest.fixture(scope="session")

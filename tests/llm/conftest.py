@@ -6,12 +6,11 @@ import errno
 import ipaddress
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from support import chat_completion, loopback_json_server
 
 from assistant.config import Settings
 from assistant.llm.server import EmbeddedLLMServer
@@ -40,25 +39,7 @@ class FakeEndpoint:
         self.base_url = ""
 
     def reply_text(self, text: str, status: int = 200, finish_reason: str = "stop") -> None:
-        self.replies.append(
-            (
-                status,
-                {
-                    "id": "chatcmpl-fake",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": "fake-model",
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": text},
-                            "finish_reason": finish_reason,
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-                },
-            )
-        )
+        self.replies.append((status, chat_completion(text, "fake-model", finish_reason, tokens=(11, 7))))
 
     def reply_error(self, status: int, message: str) -> None:
         self.replies.append((status, {"error": {"message": message, "type": "server_error"}}))
@@ -68,33 +49,13 @@ class FakeEndpoint:
 def fake_openai() -> Iterator[FakeEndpoint]:
     endpoint = FakeEndpoint()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server API)
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"{}")
-            endpoint.requests.append(
-                {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
-            )
-            status, payload = endpoint.replies.pop(0) if endpoint.replies else (500, {"error": "no reply"})
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
+        endpoint.requests.append({"path": path, "headers": headers, "body": json.loads(raw or b"{}")})
+        return endpoint.replies.pop(0) if endpoint.replies else (500, {"error": "no reply"})
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    endpoint.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with loopback_json_server(answer) as base_url:
+        endpoint.base_url = base_url
         yield endpoint
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 # -- network guard: any connection that is not loopback fails inside the test process ----------------------

@@ -5,7 +5,6 @@ database, and work from an installed (non-editable) package."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -158,21 +157,11 @@ def test_db_upgrade_command(tmp_path: Path) -> None:
     assert again.exit_code == 0 and (tmp_path / "assistant.db").is_file()
 
 
-def test_migrations_ship_in_the_built_package(tmp_path: Path) -> None:
-    """Build the wheel, install it (no editable path), and upgrade a database from the installed copy."""
-    wheel_dir, target, src = tmp_path / "wheel", tmp_path / "site", tmp_path / "src"
-    # Built from a copy of what the wheel is made of, so the checkout gets no build/ or egg-info litter.
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("assistant", "evals"):
-        shutil.copytree(REPO / name, src / name, ignore=skip)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, src / name)
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheel_dir), str(src)], capture_output=True, text=True, timeout=300)
-    require(built.returncode == 0, f"could not build the wheel: {built.stderr[-500:]}")
-    wheel = next(wheel_dir.glob("frontline_assistant-*.whl"))
+def test_migrations_ship_in_the_built_package(built_wheel: Path, tmp_path: Path) -> None:
+    """Install the wheel (no editable path), and upgrade a database from the installed copy."""
+    target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-                    str(wheel)], check=True, capture_output=True, timeout=300)
+                    str(built_wheel)], check=True, capture_output=True, timeout=300)
     assert (target / "assistant" / "store" / "migrations" / "versions" / "0001_baseline.py").is_file()
     code = ("import sys, assistant; from sqlalchemy import create_engine; "
             "from assistant.store.migrations import upgrade, MIGRATIONS_DIR; "
@@ -200,39 +189,22 @@ def test_a_pre_migration_baseline_database_gets_the_later_tables(tmp_path: Path)
         db.dispose()
 
 
-def test_0003_adds_who_was_there_to_existing_jobs_and_downgrades(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'v2.db'}")
+@pytest.mark.parametrize(("before", "added"), [
+    pytest.param("0002", ("speakers", "present"), id="0003-who-was-there"),
+    pytest.param("0003", ("holder", "heartbeat_at", "history"), id="0004-holder-heartbeat-history"),
+])
+def test_a_migration_adds_job_columns_to_existing_jobs_and_downgrades(
+    tmp_path: Path, before: str, added: tuple[str, ...]
+) -> None:
+    """A job from before the migration keeps its row with the new columns empty (a job from before heartbeats:
+    its updated_at stands in), and the downgrade takes the columns away again."""
+    from alembic import command
+
+    from assistant.store.migrations import alembic_config
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     try:
-        assert upgrade(engine, "0002") == "0002"
-        with engine.begin() as conn:
-            conn.execute(text("INSERT INTO users (id, name, token_hash, created_at) "
-                              "VALUES ('u1', 'alice', 'h', '2026-01-01 00:00:00')"))
-            conn.execute(text("INSERT INTO jobs (id, owner_id, kind, state, stage, progress, attempts, template_id, "
-                              "engine, created_at, updated_at) VALUES ('j1', 'u1', 'audio', 'queued', 'queued', 0, 0, "
-                              "'sc_contact_note', 'llm', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
-        assert upgrade(engine) == head_revision()
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT id, speakers, present FROM jobs")).one() == ("j1", None, None)
-        assert _models_diff(engine) == []
-        from alembic import command
-
-        from assistant.store.migrations import alembic_config
-
-        with engine.begin() as conn:
-            cfg = alembic_config()
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0002")
-        assert {c["name"] for c in inspect(engine).get_columns("jobs")}.isdisjoint({"speakers", "present"})
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT id FROM jobs")).scalar() == "j1"
-    finally:
-        engine.dispose()
-
-
-def test_0004_adds_holder_heartbeat_and_history_to_existing_jobs_and_downgrades(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'v3.db'}")
-    try:
-        assert upgrade(engine, "0003") == "0003"
+        assert upgrade(engine, before) == before
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO users (id, name, token_hash, created_at) "
                               "VALUES ('u1', 'alice', 'h', '2026-01-01 00:00:00')"))
@@ -241,18 +213,15 @@ def test_0004_adds_holder_heartbeat_and_history_to_existing_jobs_and_downgrades(
                               "0.6, 1, 'sc_contact_note', 'llm', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
         assert upgrade(engine) == head_revision()
         with engine.connect() as conn:
-            row = conn.execute(text("SELECT id, holder, heartbeat_at, history FROM jobs")).one()
-            assert row == ("j1", None, None, None)  # a job from before heartbeats: its updated_at stands in
+            row = conn.execute(text(f"SELECT id, {', '.join(added)} FROM jobs")).one()
+        assert tuple(row) == ("j1", *(None for _ in added))
         assert _models_diff(engine) == []
-        from alembic import command
-
-        from assistant.store.migrations import alembic_config
-
         with engine.begin() as conn:
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0003")
-        assert {c["name"] for c in inspect(engine).get_columns("jobs")}.isdisjoint(
-            {"holder", "heartbeat_at", "history"})
+            command.downgrade(cfg, before)
+        assert {c["name"] for c in inspect(engine).get_columns("jobs")}.isdisjoint(added)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT id FROM jobs")).scalar() == "j1"
     finally:
         engine.dispose()

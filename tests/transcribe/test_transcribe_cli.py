@@ -4,7 +4,6 @@ good input writes txt/json/srt/vtt to stdout or --out."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,21 +39,6 @@ def _one_line_error(result: Result, path: Path, *reason_words: str) -> None:
         assert word in lines[0]
     assert "Traceback" not in result.output
     assert result.stdout == ""
-
-
-@pytest.fixture
-def bad_files(tmp_path: Path) -> dict[str, Path]:
-    empty = tmp_path / "empty.wav"
-    empty.write_bytes(b"")
-    garbage = tmp_path / "garbage.mp3"
-    garbage.write_bytes(os.urandom(8192))
-    notes = tmp_path / "notes.txt"
-    notes.write_text("Present: Sam (social worker)\nSam: this is typed text, not audio.\n")
-    image = tmp_path / "photo.png"
-    image.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(512))
-    broken = tmp_path / "broken.wav"
-    broken.write_bytes(b"RIFF\x00\x10\x00\x00WAVE" + os.urandom(8192))
-    return {"empty": empty, "garbage": garbage, "notes": notes, "image": image, "broken": broken}
 
 
 @pytest.mark.parametrize(

@@ -25,10 +25,11 @@ def test_upload_review_approve_download_in_chromium(
     session_settings: Settings, real_engines: Engines, dialogue_wav: Path, tmp_path: Path
 ) -> None:
     require(Path(CHROMIUM).exists(), "Debian chromium at /usr/bin/chromium (make test installs it)")
-    playwright = pytest.importorskip("playwright.sync_api")
+    from playwright.sync_api import sync_playwright
+
     settings = session_settings.model_copy(update={"data_dir": tmp_path / "data"})
 
-    with live_server(settings, real_engines) as base, playwright.sync_playwright() as pw:
+    with live_server(settings, real_engines) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
         page.goto(base)

@@ -43,7 +43,6 @@ def _browser(pw):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def page_settings(settings: Settings) -> Settings:
     require(Path(CHROMIUM).exists(), "Debian chromium at /usr/bin/chromium (make test installs it)")
-    pytest.importorskip("playwright.sync_api")
     return settings
 
 
