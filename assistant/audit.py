@@ -144,7 +144,7 @@ def append(
     """Append one entry inside `session`'s transaction (it commits with the caller's change)."""
     session.flush()  # the caller's pending rows first, as they would be with the entry
     # Core statements on the tables: the ORM's unit of work cost twice as much per entry, and an upload's
-    # entry is written on the event loop (see assistant/api/routes.py). Lock the head and read it in one
+    # entry is written on the event loop (see assistant/api/routes/recordings.py). Lock the head and read it in one
     # statement: a write lock on SQLite, a row lock on PostgreSQL.
     head = session.execute(_LOCK_HEAD).one_or_none()
     if head is None:

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from assistant import __version__
 from assistant.api.auth import ensure_local_user
 from assistant.api.errors import ApiError, install_error_handlers
-from assistant.api.routes import router
+from assistant.api.routes import routers
 from assistant.blobs import FilesystemBlobStore, blob_store
 from assistant.config import Settings, get_settings
 from assistant.jobs import JobQueue
@@ -151,7 +151,8 @@ def create_app(settings: Settings | None = None, *, engines: Engines | None = No
     from assistant.api.limits import BodyLimit
 
     app.add_middleware(BodyLimit)  # JSON/form bodies capped (the upload route streams with its own limit)
-    app.include_router(router)
+    for router in routers:
+        app.include_router(router)
     from assistant.api.spec import install as complete_spec
 
     complete_spec(app)  # {error, detail} on every error response; the statuses each route really returns

@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assistant.records.service import RecordError
+
 log = logging.getLogger(__name__)
 
 
@@ -25,6 +27,10 @@ def error_response(status: int, error: str, detail: str = "") -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.error, exc.detail)
+
+    @app.exception_handler(RecordError)
+    async def _record_error(_: Request, exc: RecordError) -> JSONResponse:
         return error_response(exc.status, exc.error, exc.detail)
 
     @app.exception_handler(RequestValidationError)

@@ -1,29 +1,19 @@
-"""Request and response bodies of the API (the record itself is `CaseRecord`)."""
+"""Request and response bodies of the API (the record itself is `CaseRecord`, a person's edits `RecordPatch`)."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, RootModel
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, RootModel, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
 
-from assistant.records import StatementKind
+from assistant.diarise.base import SPEAKER_LABEL
+from assistant.records.edits import BAD_CHARS, RecordPatch, StatementAdd, StatementEdit, Text, clean_text
 
-# C0/C1 controls other than tab and newlines, NUL (PostgreSQL cannot store it), lone surrogates, the
-# replacement character (text that was not valid UTF-8), noncharacters, and bidi overrides/isolates that make
-# displayed text differ from stored text ("Trojan source").
-_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffd\ufffe\uffff"
-                        "\u202a-\u202e\u2066-\u2069]")
-
-
-def _clean_text(value: str) -> str:
-    if _BAD_CHARS.search(value):
-        raise ValueError("contains control characters or text that is not valid UTF-8")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_clean_text)]
+__all__ = ["BAD_CHARS", "SPEAKER_LABEL", "RecordPatch", "StatementAdd", "StatementEdit", "Text"]
 
 
 class Accepted(BaseModel):
@@ -66,8 +56,6 @@ MAX_SPEAKERS = 20
 MAX_PRESENT = 20
 MAX_PRESENT_CHARS = 2000
 MAX_NAME = 100
-# The diariser's anonymous labels (assistant.diarise.speaker_label).
-SPEAKER_LABEL = re.compile(r"^speaker_[1-9][0-9]{0,2}$")
 # Commas and semicolons separate people except inside a role's brackets ("Sam (carer; paid)"); so do newlines.
 _PRESENT_SPLIT = re.compile(r"\n|[,;](?![^()]*\))")
 _PERSON = re.compile(r"^(?P<name>[^()]+?)\s*(?:\((?P<role>[^()]*)\))?$")
@@ -90,7 +78,7 @@ def parse_present(value: str | None) -> list[PresentPerson]:
     ValueError (a message for people, never echoing the input) when it is not that."""
     if value is None or not value.strip():
         return []
-    if len(value) > MAX_PRESENT_CHARS or _BAD_CHARS.search(value):
+    if len(value) > MAX_PRESENT_CHARS or BAD_CHARS.search(value):
         raise ValueError(f"present must be at most {MAX_PRESENT_CHARS} characters of plain text")
     people: dict[str, PresentPerson] = {}
     for part in _PRESENT_SPLIT.split(value.replace("\r\n", "\n").replace("\r", "\n")):
@@ -113,6 +101,59 @@ def parse_present(value: str | None) -> list[PresentPerson]:
     return list(people.values())
 
 
+def _blank_is_default(value: Any) -> Any:
+    """An empty form field counts as one left out (browsers send every field of a form)."""
+    return None if value == "" else value
+
+
+def known_template(value: Any) -> str:
+    """A template's id; ValueError (its message lists the known ids) when there is no such template."""
+    from assistant.templates import TemplateError, all_templates, get_template
+
+    try:
+        if isinstance(value, str):
+            return get_template(value).id
+    except TemplateError:
+        pass
+    # Never echo the submitted value: error bodies carry no user text (issue 8).
+    raise ValueError(f"unknown template; known: {', '.join(sorted(all_templates()))}")
+
+
+def _template_field(value: Any) -> str:
+    return known_template(_blank_is_default(value) or "sc_contact_note")
+
+
+class UploadForm(BaseModel):
+    """An audio upload: a multipart form with the recording and what is known about the visit."""
+
+    # The one definition of the upload's fields: the route validates the received parts with it and documents
+    # its request body from it. The route streams the body to disk itself (assistant.api.uploads), since
+    # FastAPI's form parsing spools file parts with no size cap; `file` is then the received file's path.
+
+    file: Annotated[Path, WithJsonSchema({"type": "string", "format": "binary",
+                                          "description": "wav, mp3, m4a/mp4, ogg/opus, flac or webm"})]
+    template: Annotated[str, BeforeValidator(_template_field)] = Field(
+        default="sc_contact_note", max_length=60, description="template id (default sc_contact_note)")
+    engine: Annotated[Literal["llm", "extractive"], BeforeValidator(_blank_is_default)] = "llm"
+    consent: Annotated[Annotated[Text, Field(max_length=200)] | SkipJsonSchema[None],
+                       BeforeValidator(_blank_is_default)] = None
+    speakers: Annotated[Annotated[int, Field(ge=1, le=MAX_SPEAKERS)] | SkipJsonSchema[None],
+                        BeforeValidator(parse_speakers)] = Field(
+        default=None, description="how many people speak (a single-channel recording is then diarised)")
+    present: Annotated[list[PresentPerson], BeforeValidator(parse_present),
+                       WithJsonSchema({"type": "string", "maxLength": MAX_PRESENT_CHARS})] = Field(
+        default_factory=list, description="people present, separated by commas or newlines, each optionally "
+        f"with a role in brackets: 'Priya Shah (social worker)'; at most {MAX_PRESENT}")
+
+    # A field's error, for people and never echoing the input; fields not named here say what their
+    # validator said.
+    ERRORS: ClassVar[dict[str, str]] = {
+        "file": "the form has no 'file' part",
+        "engine": "engine must be 'llm' or 'extractive'",
+        "consent": "consent must be at most 200 characters of plain text",
+    }
+
+
 def _speaker_name(value: str) -> str:
     name = " ".join(value.split())
     if SPEAKER_LABEL.match(name.lower()):
@@ -120,7 +161,7 @@ def _speaker_name(value: str) -> str:
     return name
 
 
-SpeakerName = Annotated[str, Field(max_length=MAX_NAME, pattern=r"^[^\r\n]*$"), AfterValidator(_clean_text),
+SpeakerName = Annotated[str, Field(max_length=MAX_NAME, pattern=r"^[^\r\n]*$"), AfterValidator(clean_text),
                         AfterValidator(_speaker_name)]
 
 
@@ -135,31 +176,6 @@ class NotesIn(BaseModel):
     text: Text = Field(min_length=1, max_length=200_000)
     template: Text = Field(default="sc_contact_note", max_length=60)
     engine: Literal["llm", "extractive"] = "llm"
-
-
-class StatementEdit(BaseModel):
-    id: Text = Field(max_length=20)
-    text: Text | None = Field(default=None, min_length=1, max_length=2000)
-    kind: StatementKind | None = None
-    attributed_to: Text | None = Field(default=None, max_length=200)
-
-
-class StatementAdd(BaseModel):
-    section: Text = Field(max_length=60)
-    text: Text = Field(min_length=1, max_length=2000)
-    kind: StatementKind = "observed"
-    attributed_to: Text = Field(default="", max_length=200)
-    evidence: list[int] = Field(default_factory=list, max_length=50)
-
-
-class RecordPatch(BaseModel):
-    edit: list[StatementEdit] = Field(default_factory=list, max_length=500)
-    add: list[StatementAdd] = Field(default_factory=list, max_length=100)
-    remove: list[Annotated[Text, Field(max_length=20)]] = Field(default_factory=list, max_length=500)
-    keep: list[Annotated[Text, Field(max_length=20)]] = Field(default_factory=list, max_length=500,
-                                                              description="Flagged statements a person keeps")
-    summary: Text | None = Field(default=None, max_length=10_000)
-    author: Text | None = Field(default=None, max_length=200)
 
 
 class Approve(BaseModel):

@@ -3,7 +3,8 @@
 FastAPI documents its own 422 shape (`{detail: [...]}`), but every error here is `{error, detail}`
 (`assistant.api.errors`), and some statuses come from layers FastAPI cannot see (the body-limit middleware,
 auth, the streaming upload parser). This adds the `Error` schema to every 4xx/5xx response, documents the
-statuses each operation can really return, and describes the two bodies the routes parse themselves.
+statuses each operation can really return. The bodies the routes parse themselves are documented from their
+models by the routes (`openapi_extra`).
 """
 
 from __future__ import annotations
@@ -32,31 +33,6 @@ _DESCRIPTIONS = {
     "500": "Server error (nothing was saved)",
     "507": "The server's disk is full (nothing was saved)",
 }
-_UPLOAD_BODY = {
-    "required": True,
-    "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["file"],
-        "properties": {
-            "file": {"type": "string", "format": "binary", "description": "wav, mp3, m4a/mp4, ogg/opus, flac or webm"},
-            "template": {"type": "string", "maxLength": 60, "description": "template id (default sc_contact_note)"},
-            "consent": {"type": "string", "maxLength": 200},
-            "engine": {"type": "string", "enum": ["llm", "extractive"]},
-            "speakers": {"type": "integer", "minimum": 1, "maximum": 20,
-                         "description": "how many people speak (a single-channel recording is then diarised)"},
-            "present": {"type": "string", "maxLength": 2000,
-                        "description": "people present, separated by commas or newlines, each optionally with "
-                                       "a role in brackets: 'Priya Shah (social worker)'; at most 20"},
-        },
-    }}},
-}
-
-
-def _notes_body(schema: dict[str, Any]) -> dict[str, Any]:
-    ref = {"$ref": "#/components/schemas/NotesIn"} if "NotesIn" in schema["components"]["schemas"] else {}
-    return {"required": True, "content": {"application/json": {"schema": ref},
-                                          "application/x-www-form-urlencoded": {"schema": ref}}}
-
-
 def _codes(path: str, method: str) -> set[str]:
     codes = {"400", "413", "422", "431", "500"} if path.startswith("/api/") else {"431", "500"}
     if path.startswith("/api/") and path != "/api/templates":
@@ -71,21 +47,13 @@ def _codes(path: str, method: str) -> set[str]:
 
 
 def complete_spec(schema: dict[str, Any]) -> dict[str, Any]:
-    from assistant.api.schemas import NotesIn
-
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components["Error"] = ERROR_SCHEMA
-    components.setdefault("NotesIn", NotesIn.model_json_schema())
+    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for path, methods in schema.get("paths", {}).items():
         for method, op in methods.items():
             responses = op.setdefault("responses", {})
             for code in _codes(path, method) | {c for c in responses if c[0] in "45"}:
                 responses[code] = {"description": _DESCRIPTIONS.get(code, "Error"),
                                    "content": {"application/json": {"schema": _REF}}}
-            if path == "/api/recordings" and method == "post":
-                op["requestBody"] = _UPLOAD_BODY
-            if path == "/api/notes" and method == "post":
-                op["requestBody"] = _notes_body(schema)
     return schema
 
 

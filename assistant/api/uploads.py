@@ -7,8 +7,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
@@ -36,7 +38,78 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_field: str = "file") -> ParsedUpload:
+class _Parts:
+    """The multipart parser's callbacks: the file part streams to a temp file under the size limit, the other
+    parts are collected as text fields under theirs."""
+
+    def __init__(self, tmp_dir: Path, max_bytes: int, file_field: str) -> None:
+        self.tmp_dir, self.max_bytes, self.file_field = tmp_dir, max_bytes, file_field
+        self.result = ParsedUpload()
+        self.headers: dict[bytes, bytes] = {}
+        self.name: str | None = None
+        self.file: BinaryIO | None = None
+        self.buf = bytearray()
+        self.hfield, self.hvalue = b"", b""
+        self.parts = 0
+
+    def callbacks(self) -> dict[str, Callable[..., None]]:
+        return {"on_header_field": self.on_header_field, "on_header_value": self.on_header_value,
+                "on_header_end": self.on_header_end, "on_part_begin": self.on_part_begin,
+                "on_headers_finished": self.on_headers_finished, "on_part_data": self.on_part_data,
+                "on_part_end": self.on_part_end}
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.hfield += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.hvalue += data[start:end]
+
+    def on_header_end(self) -> None:
+        self.headers[self.hfield.lower()] = self.hvalue
+        self.hfield, self.hvalue = b"", b""
+
+    def on_part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise ApiError(422, "invalid_request", f"too many form parts (limit {MAX_PARTS})")
+        self.headers, self.name, self.file = {}, None, None
+        self.buf = bytearray()
+
+    def on_headers_finished(self) -> None:
+        _, disp = parse_options_header(self.headers.get(b"content-disposition", b""))
+        name = disp.get(b"name", b"").decode("utf-8", "replace")
+        self.name = name
+        if name == self.file_field:
+            if self.result.file_path is not None:
+                raise ApiError(422, "invalid_request", f"more than one '{self.file_field}' part")
+            fd, path = tempfile.mkstemp(dir=self.tmp_dir, prefix="upload-", suffix=".part")
+            lock_while_open(fd)  # the kernel releases it if this process dies: stale, for the sweep
+            self.file = os.fdopen(fd, "wb")
+            self.result.file_path = Path(path)
+            self.result.filename = os.path.basename(disp.get(b"filename", b"").decode("utf-8", "replace"))[:255]
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        chunk = memoryview(data)[start:end]  # no copy of the bytes on their way to the file
+        if self.file is not None:
+            self.result.size += len(chunk)
+            if self.result.size > self.max_bytes:
+                raise ApiError(413, "too_large", f"upload exceeds the limit of {self.max_bytes} bytes")
+            self.file.write(chunk)
+        else:
+            self.buf += chunk
+            if len(self.buf) > MAX_FIELD_BYTES:
+                raise ApiError(413, "too_large", f"form field '{self.name}' exceeds {MAX_FIELD_BYTES} bytes")
+
+    def on_part_end(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        elif self.name:
+            self.result.fields[self.name] = bytes(self.buf).decode("utf-8", "replace")
+
+
+def _check_headers(request: Request, max_bytes: int) -> bytes:
+    """The multipart boundary; 4xx for a body that is not multipart or declares more than the limit."""
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or not params.get(b"boundary"):
         raise ApiError(422, "invalid_request", "expected multipart/form-data with a boundary and a 'file' field")
@@ -47,71 +120,15 @@ async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_f
                 raise ApiError(413, "too_large", f"upload exceeds the limit of {max_bytes} bytes")
         except ValueError:
             raise ApiError(400, "invalid_request", "invalid Content-Length") from None
+    return params[b"boundary"]
 
+
+async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_field: str = "file") -> ParsedUpload:
+    boundary = _check_headers(request, max_bytes)
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    result = ParsedUpload()
-    state: dict = {"headers": {}, "name": None, "file": None, "buf": bytearray(), "hfield": b"", "hvalue": b"",
-                   "parts": 0, "error": None}
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["hfield"] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        state["hvalue"] += data[start:end]
-
-    def on_header_end() -> None:
-        state["headers"][state["hfield"].lower()] = state["hvalue"]
-        state["hfield"], state["hvalue"] = b"", b""
-
-    def on_part_begin() -> None:
-        state["parts"] += 1
-        if state["parts"] > MAX_PARTS:
-            raise ApiError(422, "invalid_request", f"too many form parts (limit {MAX_PARTS})")
-        state["headers"], state["name"], state["file"] = {}, None, None
-        state["buf"] = bytearray()
-
-    def on_headers_finished() -> None:
-        _, disp = parse_options_header(state["headers"].get(b"content-disposition", b""))
-        name = disp.get(b"name", b"").decode("utf-8", "replace")
-        state["name"] = name
-        if name == file_field:
-            if result.file_path is not None:
-                raise ApiError(422, "invalid_request", f"more than one '{file_field}' part")
-            fd, path = tempfile.mkstemp(dir=tmp_dir, prefix="upload-", suffix=".part")
-            lock_while_open(fd)  # the kernel releases it if this process dies: stale, for the sweep
-            state["file"] = os.fdopen(fd, "wb")
-            result.file_path = Path(path)
-            result.filename = os.path.basename(disp.get(b"filename", b"").decode("utf-8", "replace"))[:255]
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        chunk = memoryview(data)[start:end]  # no copy of the bytes on their way to the file
-        if state["file"] is not None:
-            result.size += len(chunk)
-            if result.size > max_bytes:
-                raise ApiError(413, "too_large", f"upload exceeds the limit of {max_bytes} bytes")
-            state["file"].write(chunk)
-        else:
-            state["buf"] += chunk
-            if len(state["buf"]) > MAX_FIELD_BYTES:
-                raise ApiError(413, "too_large", f"form field '{state['name']}' exceeds {MAX_FIELD_BYTES} bytes")
-
-    def on_part_end() -> None:
-        if state["file"] is not None:
-            state["file"].close()
-            state["file"] = None
-        elif state["name"]:
-            result.fields[state["name"]] = bytes(state["buf"]).decode("utf-8", "replace")
-
+    parts = _Parts(tmp_dir, max_bytes, file_field)
     try:
-        parser = MultipartParser(
-            params[b"boundary"],
-            callbacks={
-                "on_header_field": on_header_field, "on_header_value": on_header_value,
-                "on_header_end": on_header_end, "on_part_begin": on_part_begin,
-                "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-                "on_part_end": on_part_end,
-            },
-        )
+        parser = MultipartParser(boundary, callbacks=parts.callbacks())  # type: ignore[arg-type]
     except ValueError:  # FormParserError: e.g. a boundary over python-multipart's length limit
         raise ApiError(422, "invalid_request", "invalid multipart boundary") from None
     try:
@@ -119,20 +136,20 @@ async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_f
             parser.write(chunk)
         parser.finalize()
     except (ApiError, MultipartParseError, ValueError, UnicodeError) as exc:
-        _close_quietly(state["file"])
-        discard(result)
+        _close_quietly(parts.file)
+        discard(parts.result)
         if isinstance(exc, ApiError):
             raise
         raise ApiError(422, "invalid_request", "malformed multipart body") from None
     except BaseException:
-        _close_quietly(state["file"])  # a full disk fails the close's flush too: still remove the file
-        discard(result)
+        _close_quietly(parts.file)  # a full disk fails the close's flush too: still remove the file
+        discard(parts.result)
         raise
-    if state["file"] is not None:  # body ended inside the file part
-        state["file"].close()
-        discard(result)
+    if parts.file is not None:  # body ended inside the file part
+        parts.file.close()
+        discard(parts.result)
         raise ApiError(422, "invalid_request", "incomplete multipart body")
-    return result
+    return parts.result
 
 
 def lock_while_open(fd: int) -> None:

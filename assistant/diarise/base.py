@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -38,3 +39,7 @@ class Diariser(Protocol):
 
 def speaker_label(index: int) -> str:
     return f"speaker_{index + 1}"
+
+
+# A whole string that is one of speaker_label's labels.
+SPEAKER_LABEL = re.compile(r"^speaker_[1-9][0-9]{0,2}$")

@@ -345,25 +345,28 @@ def verify_statement(statement: Statement, transcript: Transcript, cast: Cast) -
 
 
 # "instead" alone marks the medicine chosen ("doxycycline instead"); "instead of X" rules X out.
-_RULED_OUT = re.compile(r"\b(?:won't|will not|wouldn't|not going to|don't want|shouldn't|stop|stopped|stopping|"
-                        r"avoid)\b", re.I)
+_RULED_OUT = re.compile(r"\b(?:won't|will not|wouldn't|not going to|don't want|shouldn't|stop(?:s|ped|ping)?|"
+                        r"avoid(?:s|ed|ing)?|ruled out)\b", re.I)
 _INSTEAD_OF = re.compile(r"\b(?:instead of|rather than)\s+([A-Za-z-]+)", re.I)
+# A sentence's clauses: "He will give amoxicillin, but not penicillin" gives amoxicillin plainly although
+# the sentence as a whole holds a "not".
+_CLAUSE = re.compile(r"[,;:]|\b(?:but|however|although|whereas)\b", re.I)
 
 
 def medicine_ruled_out(text: str, ev: Evidence) -> bool:
-    """A medicine the sentence states plainly that its lines rule out, stop or replace ("Normally I'd give
-    amoxicillin, but that's a penicillin, so we won't use that. I'm going to give you doxycycline instead")."""
+    """A medicine the sentence gives plainly, in a clause without a negation, that its lines rule out, stop or
+    replace ("Normally I'd give amoxicillin, but that's a penicillin, so we won't use that. I'm going to give
+    you doxycycline instead")."""
     named = medicines(text)
-    if not named or is_negated(text) or _RULED_OUT.search(text):
-        return False
-    for seg in ev.segments:
-        said = sentences(seg.text)
-        for sent in said:
-            if medicines(sent) & named and _RULED_OUT.search(sent):
-                return True
-            if {m.group(1).lower() for m in _INSTEAD_OF.finditer(sent)} & named:
-                return True
-    return False
+    ruled: set[str] = set()
+    for seg in ev.segments if named else []:
+        for sent in sentences(seg.text):
+            if _RULED_OUT.search(sent):
+                ruled |= medicines(sent) & named
+            ruled |= {m.group(1).lower() for m in _INSTEAD_OF.finditer(sent)} & named
+    return any(medicines(clause) & ruled and not (is_negated(clause) or _RULED_OUT.search(clause)
+                                                  or _INSTEAD_OF.search(clause))
+               for clause in _CLAUSE.split(text))
 
 
 _OWN_FLAGS = {FLAG_BAD_EVIDENCE, FLAG_UNSUPPORTED, FLAG_UNKNOWN_PERSON, FLAG_HIGH_RISK, FLAG_POLARITY,

@@ -25,8 +25,9 @@ from assistant.config import Settings
 from assistant.jobs.locks import job_lock
 from assistant.jobs.reaper import Heartbeat, lost_event, resumed, worker_name
 from assistant.records import CaseRecord
+from assistant.records.service import save_drafted
 from assistant.store.db import Database
-from assistant.store.tables import Job, Record, Recording, RecordVersion, utcnow
+from assistant.store.tables import Job, Record, Recording, utcnow
 from assistant.transcript import Participant, Transcript, parse_text
 
 log = logging.getLogger(__name__)
@@ -189,11 +190,10 @@ class JobRunner:
                 if job is None:
                     return "skip"
                 saved, text, template_id, engine = job.transcript, job.input_text, job.template_id, job.engine
-                owner = job.owner_id
             transcript = Transcript.model_validate(saved) if saved is not None else parse_text(text or "")
             with self._beating(job_id):
                 record = self._draft(job_id, transcript, template_id, engine)
-                self._save(job_id, owner, record)
+                self._save(job_id, record)
             return "done"
 
     def fail(self, job_id: str, exc: BaseException | str) -> None:
@@ -258,11 +258,11 @@ class JobRunner:
             return draft(transcript, get_template(template_id), chat, engine=engine, settings=self.settings,
                          progress=on_progress)
 
-    def _save(self, job_id: str, owner: str, record: CaseRecord) -> None:
+    def _save(self, job_id: str, record: CaseRecord) -> None:
         # Record, its first version and the job's completion commit together: no half-written record.
         # The row lock (PostgreSQL) and the unique records.job_id make a duplicate save a no-op.
         try:
-            self._save_once(job_id, owner, record)
+            self._save_once(job_id, record)
         except IntegrityError:
             with self.db.session() as s:
                 row = s.scalar(select(Record).where(Record.job_id == job_id))
@@ -270,24 +270,10 @@ class JobRunner:
                 raise
             log.warning("job %s: record already saved by another worker", job_id)
 
-    def _save_once(self, job_id: str, owner: str, record: CaseRecord) -> None:
+    def _save_once(self, job_id: str, record: CaseRecord) -> None:
         with self.db.session() as s:
             job = s.get(Job, job_id, with_for_update=True)
             if job is None or job.state in ("done", "failed"):
                 return
-            row = Record(owner_id=owner, job_id=job_id, recording_id=job.recording_id,
-                         template_id=record.template_id, state="draft", version=1, data={})
-            s.add(row)
-            s.flush()
-            record.id, record.owner = row.id, owner
-            data = record.model_dump(mode="json")
-            row.data = data
-            s.add(RecordVersion(record_id=row.id, version=1, source="ai", author="assistant", data=data))
+            row = save_drafted(s, job, record)
             job.state, job.stage, job.progress, job.record_id, job.error = "done", "done", 1.0, row.id, None
-            from assistant.audit import SYSTEM, append, sha256_json
-
-            prov = record.provenance
-            append(s, SYSTEM, "draft", objects={"job": job_id, "record": row.id, "version": "1"},
-                   models={"asr": prov.asr_model, "llm": prov.llm_model, "engine": prov.engine},
-                   prompts=prov.prompt_versions, input_sha256=sha256_json(record.transcript),
-                   output_sha256=sha256_json(data))

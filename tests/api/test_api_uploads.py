@@ -109,6 +109,39 @@ def test_good_upload_is_on_disk_with_its_job_before_202(alice: Client, app_setti
     assert not Path(rec.path).exists()
 
 
+def test_the_upload_body_in_the_spec_is_the_upload_form(alice: Client) -> None:
+    from assistant.api.schemas import UploadForm
+
+    op = alice.get("/openapi.json").json()["paths"]["/api/recordings"]["post"]
+    body = op["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert list(body["properties"]) == list(UploadForm.model_fields) and body["required"] == ["file"]
+    fields = body["properties"]
+    assert fields["file"] == {"type": "string", "format": "binary", "title": "File",
+                              "description": "wav, mp3, m4a/mp4, ogg/opus, flac or webm"}
+    assert fields["engine"]["enum"] == ["llm", "extractive"] and fields["consent"]["maxLength"] == 200
+    speakers = fields["speakers"]
+    assert (speakers["type"], speakers["minimum"], speakers["maximum"]) == ("integer", 1, 20)
+    assert fields["present"]["type"] == "string" and fields["present"]["maxLength"] == 2000
+
+
+def test_the_first_field_in_error_is_the_one_reported(alice: Client, app_settings) -> None:
+    r = alice.post("/api/recordings", files={"file": ("a.wav", tone_wav(), "audio/wav")},
+                   data={"template": "no_such_template", "engine": "gpt", "speakers": "99"})
+    assert r.status_code == 422 and r.json()["error"] == "unknown_template"
+    r = alice.post("/api/recordings", files={"file": ("a.wav", tone_wav(), "audio/wav")},
+                   data={"engine": "gpt", "speakers": "99", "present": "speaker_1"})
+    assert r.json() == {"error": "invalid_request", "detail": "engine must be 'llm' or 'extractive'"}
+    r = alice.post("/api/recordings", files={"file": ("a.wav", tone_wav(), "audio/wav")},
+                   data={"speakers": "99", "present": "speaker_1"})
+    assert r.json() == {"error": "invalid_request", "detail": "speakers must be a whole number from 1 to 20"}
+    r = alice.post("/api/recordings", files={"file": ("a.wav", tone_wav(), "audio/wav")},
+                   data={"present": "speaker_1", "consent": ""})
+    assert r.json() == {"error": "invalid_request",
+                        "detail": "a person present cannot be named like a speaker label (speaker_1)"}
+    with alice.http.app.state.db.session() as s:  # type: ignore[attr-defined]
+        assert s.scalar(select(func.count()).select_from(Recording)) == 0
+
+
 def test_notes_validation(alice: Client) -> None:
     assert alice.post("/api/notes", json={"text": "", "template": "sc_contact_note"}).status_code == 422
     r = alice.post("/api/notes", content=b"{not json", headers={"Content-Type": "application/json"})
@@ -120,7 +153,7 @@ def test_notes_validation(alice: Client) -> None:
 
 def _thread_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of what the upload route hands to a worker thread."""
-    import assistant.api.routes as routes
+    import assistant.api.routes.recordings as routes
 
     trips: list[str] = []
     real = routes.run_in_threadpool
@@ -148,7 +181,7 @@ def test_a_small_upload_is_stored_without_a_thread_trip(alice: Client, monkeypat
 
 def test_big_and_undeclared_uploads_take_one_thread_trip(alice: Client, monkeypatch: pytest.MonkeyPatch,
                                                          tmp_path: Path) -> None:
-    import assistant.api.routes as routes
+    import assistant.api.routes.recordings as routes
     from assistant.audio.synth import encode
 
     trips = _thread_trips(monkeypatch)

@@ -175,3 +175,7 @@ def test_a_medicine_the_line_rules_out_is_not_a_plan() -> None:
     assert FLAG_POLARITY in flags("Helen will give Graham amoxicillin.")
     assert FLAG_POLARITY not in flags("Helen will not give amoxicillin because Graham is allergic to penicillin.")
     assert FLAG_POLARITY not in flags("Helen will give Graham doxycycline, 100 milligrams once a day.")
+    # A "not" elsewhere in the sentence does not excuse the medicine it gives plainly.
+    assert FLAG_POLARITY in flags("Helen will give amoxicillin, but not penicillin because it is a different type.")
+    assert FLAG_POLARITY not in flags("Amoxicillin was avoided because of the penicillin allergy.")
+    assert FLAG_POLARITY not in flags("Doxycycline was given instead of amoxicillin.")

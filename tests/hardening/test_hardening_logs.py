@@ -126,12 +126,12 @@ def test_canary_never_reaches_logs_job_errors_or_error_bodies(
     bodies.append(resp.text)
 
     # 4. A route that crashes with the text in its exception: 500 with a fixed body; uvicorn logs the traceback.
-    import assistant.api.routes as routes
+    import assistant.records.service as records
 
     def crash(*_: Any) -> Any:
         raise RuntimeError(f"patch failed on statement text: {CANARY}")
 
-    monkeypatch.setattr(routes, "_apply_patch", crash)
+    monkeypatch.setattr(records, "apply_patch", crash)
     resp = httpx.patch(f"{base}/api/records/{record_id}", headers=headers, json={"keep": []})
     assert resp.status_code == 500 and resp.json()["error"] == "internal_error"
     bodies.append(resp.text)

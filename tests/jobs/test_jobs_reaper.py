@@ -138,9 +138,9 @@ def test_a_resumed_job_names_who_took_it_over_and_a_live_stage_beats(
     job = _row(db, job_id)
     assert (job.state, job.holder, job.attempts) == ("running", "w2 pid 2", 2)
     assert job.history[-1]["resumed_by"] == "w2 pid 2"
-    from assistant.api.routes import _job_out
+    from assistant.api.routes.jobs import job_out
 
-    assert _job_out(job).history[-1].text == "worker lost at transcribing, resumed by w2 pid 2"
+    assert job_out(job).history[-1].text == "worker lost at transcribing, resumed by w2 pid 2"
     before = job.heartbeat_at
     with Heartbeat(db, settings, job_id, "w2 pid 2"):
         time.sleep(settings.job_lost_after_s * 0.5)  # three beats

@@ -1,4 +1,7 @@
-"""Case record types: what drafting produces, the store saves, the API returns and the evals score."""
+"""Case record types: what drafting produces, the store saves, the API returns and the evals score.
+
+A stored record changes only through `assistant.records.service`; a person's edits are a `RecordPatch`
+(`assistant.records.edits`)."""
 
 from __future__ import annotations
 
