@@ -118,11 +118,6 @@ class Settings(BaseSettings):
         description="Require bearer tokens (`assistant users add NAME`). Off only for single-user loopback "
         "use; `serve` refuses a non-loopback address without it.",
     )
-    api_workers: int = Field(
-        default=2, ge=1, le=16,
-        description="`assistant serve`: API processes answering on one port (Linux; one elsewhere). The first "
-        "also runs the in-process jobs; each one more uses another core for uploads and polls.",
-    )
     job_workers: int = Field(
         default=1, ge=1, le=8, description="In-process job worker threads (each job uses every core)."
     )
