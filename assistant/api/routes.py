@@ -34,9 +34,10 @@ from assistant.api.schemas import (
     parse_present,
     parse_speakers,
 )
-from assistant.api.uploads import discard, file_sha256, receive_upload
+from assistant.api.uploads import discard, receive_upload
 from assistant.audit import append as audit
 from assistant.audit import sha256_bytes, sha256_json
+from assistant.blobs import file_sha256
 from assistant.diarise.merge import apply_speaker_names
 from assistant.jobs.reaper import describe
 from assistant.records import FLAG_HIGH_RISK, CaseRecord, Statement
