@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import Any
 
 from assistant import lexicons
 
@@ -99,6 +100,18 @@ def stem(word: str) -> str:
         if w.endswith(suffix) and len(w) - len(suffix) >= min_len - 1:
             return w[: -len(suffix)] + ("y" if suffix == "ies" else "")
     return w
+
+
+def snowball_stem(word: str) -> str:
+    """The Snowball (Porter 2) English stem, for the evaluation's matching of notes written by other people."""
+    return _snowball().stemWord(word)
+
+
+@cache
+def _snowball() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
 
 
 # --- medicines -----------------------------------------------------------------------------------------

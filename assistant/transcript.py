@@ -86,16 +86,6 @@ class Transcript(BaseModel):
             seen.setdefault(s.speaker, None)
         return list(seen)
 
-    def labelled_lines(self) -> list[str]:
-        """`[7] Leanne (mother): ...` lines, the form the drafting prompts use."""
-        roles = {p.name: p.role for p in self.participants}
-        out = []
-        for s in self.segments:
-            role = roles.get(s.speaker)
-            who = f"{s.speaker} ({role})" if role else s.speaker
-            out.append(f"[{s.id}] {who}: {s.text}")
-        return out
-
 
 # --- parsing typed text -------------------------------------------------------------------------
 

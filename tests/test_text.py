@@ -11,6 +11,7 @@ from assistant.text import (
     medicines_in,
     number_words,
     sentences,
+    snowball_stem,
     stem,
     words_to_number,
     written_sentences,
@@ -71,3 +72,8 @@ def test_medicines_come_from_the_lexicon_and_match_whole_names() -> None:
     assert medicines_in("Started Sodium Valproate; stopped co-codamol and AMOXICILLIN.") == {
         "sodium valproate", "co-codamol", "amoxicillin"}
     assert medicines_in("The amoxicillinase test and paracetamol-free tablets") == set()
+
+
+def test_snowball_stem_is_porter2() -> None:
+    assert [snowball_stem(w) for w in ("arrears", "visiting", "generously", "worries")] == [
+        "arrear", "visit", "generous", "worri"]

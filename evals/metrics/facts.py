@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from assistant import text as shared
-from assistant.text import NUMBER_WORDS, written_sentences
+from assistant.text import NUMBER_WORDS, STOPWORDS, snowball_stem, written_sentences
 
 if TYPE_CHECKING:
     from assistant.records import CaseRecord
@@ -291,19 +291,11 @@ _ABBREVIATIONS = {"ot": "occupational therapist", "dfg": "disabled facilities gr
 @lru_cache(maxsize=65536)
 def lexical_tokens(text: str) -> frozenset[str]:
     """Content-word stems (Snowball) and numbers (`numbers_in`) of a text, abbreviations spelt out."""
-    stemmer = _snowball()
     words = []
     for w in re.findall(r"[a-z][a-z0-9']*", text.lower()):
         words.extend(_ABBREVIATIONS.get(w, w).split())
-    stems = {stemmer.stemWord(w) for w in words if w not in _STOPWORDS and len(w) > 2 and w not in _NUMBER_WORDS}
+    stems = {snowball_stem(w) for w in words if w not in _STOPWORDS and len(w) > 2 and w not in _NUMBER_WORDS}
     return frozenset(stems | numbers_in(text))
-
-
-@cache
-def _snowball() -> Any:
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("english")
 
 
 def lexical_coverage(fact: str, statement: str) -> float:
@@ -452,14 +444,9 @@ def _said_across(fact: str, rows: list[int], candidates: list[int], sim: Any, be
 
 # --- source grounding: is a draft statement supported by the transcript? ------------------------------
 
-_STOPWORDS = frozenset(
-    """a an the and or but if of to in on at by for with from into onto about as is are was were be been being
-    am do does did has have had having he she it they them his her its their theirs him i me my we our you
-    your yours this that these those there here who whom whose which what when where why how all any both
-    each few more most other some such only own same so than too very can will just should would could may
-    might must shall also not no nor patient patients reports reported report states stated says said
-    notes noted today currently well per""".split()
-)
+# The shared stopwords, and words every clinical note uses that say nothing about this visit.
+_STOPWORDS = STOPWORDS | frozenset(
+    "currently may might must no not onto patient patients per shall today whose will".split())
 _UNIT_SYNONYMS = {
     "mg": "milligram",
     "mcg": "microgram",
@@ -488,11 +475,7 @@ def _whisper_norm() -> object:
 
 
 def _stem(word: str) -> str:
-    word = _UNIT_SYNONYMS.get(word, word)
-    for suffix in ("ing", "ies", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
+    return snowball_stem(_UNIT_SYNONYMS.get(word, word))
 
 
 @lru_cache(maxsize=65536)
