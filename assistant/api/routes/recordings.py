@@ -13,8 +13,9 @@ from sqlalchemy import Table, select
 from assistant.api.errors import ApiError
 from assistant.api.routes.common import User, owned
 from assistant.api.schemas import BAD_CHARS, Accepted, Deleted, UploadForm
-from assistant.api.uploads import ParsedUpload, discard, file_sha256, receive_upload
+from assistant.api.uploads import ParsedUpload, discard, receive_upload
 from assistant.audit import append as audit
+from assistant.blobs import file_sha256
 from assistant.store.tables import Job, Recording, new_id
 
 router = APIRouter(prefix="/api")
