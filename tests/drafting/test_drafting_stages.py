@@ -122,9 +122,13 @@ def test_a_sentence_the_model_left_in_the_speakers_words_is_kept_as_their_quote(
     unit = Unit(key=14, segment_ids=[14], speaker="Leanne", name="Leanne Hart", group="family",
                 text="Yes, I'll ring the surgery tomorrow morning.")
     copied = as_note("Leanne said I'll ring the surgery tomorrow morning.", [unit], spec, cast, [])
-    assert copied.kind == "quote" and copied.text == 'Leanne Hart said: "I\'ll ring the surgery tomorrow morning."'
-    second = as_note("He will leave you with the form.", [unit], spec, cast, [])
-    assert second.kind == "quote" and second.attributed_to == "Leanne Hart"
+    assert copied.kind == "quote" and copied.text == 'Leanne Hart said: "Yes, I\'ll ring the surgery tomorrow morning."'
+    # A rewording in the second person quotes the line it rewords, as said and by whom: never the model's words.
+    worker = Unit(key=13, segment_ids=[13], speaker="Sam", name="Sam Reid", group="worker",
+                  text="I'll leave you with the form and ring the school on Monday.")
+    second = as_note("He will leave you with the form.", [unit, worker], spec, cast, [])
+    assert second.kind == "quote" and second.attributed_to == "Sam Reid" and second.evidence == [13]
+    assert second.text == 'Sam Reid said: "I\'ll leave you with the form and ring the school on Monday."'
     note = as_note("Leanne will ring the surgery tomorrow morning.", [unit], spec, cast, [])
     assert note.kind == "action" and note.attributed_to == "Leanne Hart" and note.evidence == [14]
 
