@@ -465,10 +465,21 @@ _PLEASANTRY = re.compile(r"\b(?:thanks?|thank you|thanked|cheers|hello|hi|hiya|b
                          r"helps? to have a plan)\b", re.I)
 
 
+# "Helen asks if Graham still takes ramipril." reports a question and no answer; "Laura asked if Irene was
+# hurt, and she said no." carries its answer and is a note.
+_ASKED_ONLY = re.compile(r"^(?:\S+\s+){1,3}(?:asks|asked|is asking|was asking|wonders|wondered|enquires|enquired)"
+                         r"\s+(?:if|whether|about|how|what|when|where|who|why)\b", re.I)
+_ANSWERED = re.compile(r"\b(?:said|says|answered|answers|replied|replies|confirmed|confirms|reported|reports|"
+                       r"told|agreed|agrees|denied|denies|explained|explains|advised|advises|suggested|"
+                       r"recommended)\b", re.I)
+
+
 def not_a_note(text: str) -> bool:
-    """A question, or a pleasantry with at most one other content word besides names ("Kerry said thank you,
-    it helps to have a plan."): not a statement for a record."""
+    """A question (asked, or reported with no answer), or a pleasantry with at most one other content word
+    besides names ("Kerry said thank you, it helps to have a plan."): not a statement for a record."""
     if text.rstrip().rstrip("\"'”)").endswith("?"):
+        return True
+    if _ASKED_ONLY.search(text) and not _ANSWERED.search(text):
         return True
     if not _PLEASANTRY.search(text):
         return False

@@ -161,9 +161,13 @@ def test_an_empty_chief_complaint_is_opened_by_the_first_history_line() -> None:
                  text="I've had a cough for two weeks.")
     later = Unit(key=4, segment_ids=[4], speaker="patient", name="Patient", group="subject",
                  text="It's worse at night.")
-    placed = by_section([Placement(unit=cough, section="hpi", relevance=0.9),
+    greeting = Unit(key=0, segment_ids=[0], speaker="doctor", name="Doctor", group="worker",
+                    text="Come in, what can I do for you today?")
+    placed = by_section([Placement(unit=greeting, section="hpi", relevance=0.9),
+                         Placement(unit=cough, section="hpi", relevance=0.9),
                          Placement(unit=later, section="hpi", relevance=0.9)], template)
-    assert [u.key for u in placed["chief_complaint"]] == [2] and [u.key for u in placed["hpi"]] == [2, 4]
+    # The patient's own first line states the complaint, not the doctor's opening.
+    assert [u.key for u in placed["chief_complaint"]] == [2] and [u.key for u in placed["hpi"]] == [0, 2, 4]
     # A chief complaint the sectioner found is kept as it is.
     stated = cough.model_copy(update={"key": 1, "segment_ids": [1]})
     placed = by_section([Placement(unit=stated, section="chief_complaint", relevance=0.9),
