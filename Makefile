@@ -91,6 +91,7 @@ bench: models system-deps
 	for b in $(BENCHMARKS); do \
 	  if [ -f benchmarks/$$b.py ]; then $(BIN)/python -m benchmarks.$$b || exit 1; fi; \
 	done
+	$(BIN)/python -m benchmarks.load --deployment celery
 	$(BIN)/python -m benchmarks.report
 
 eval: models

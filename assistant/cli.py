@@ -57,15 +57,18 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
     data_dir: Annotated[Path | None, typer.Option(help="Data directory (overrides ASSISTANT_DATA_DIR).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="API processes (uvicorn's workers). More than one needs "
+                                         "ASSISTANT_QUEUE=celery and `assistant worker`.")] = 1,
 ) -> None:
     """Start the web service (API + page) with the embedded defaults."""
     import ipaddress
+    import os
 
-    from assistant.api.workers import CannotListen
-    from assistant.api.workers import serve as serve_api
+    import uvicorn
 
-    overrides = {"data_dir": data_dir} if data_dir else {}
-    settings = get_settings(**overrides)
+    if data_dir:
+        os.environ["ASSISTANT_DATA_DIR"] = str(data_dir)  # uvicorn's worker processes build their own settings
+    settings = get_settings()
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -73,10 +76,13 @@ def serve(
     if not loopback and not settings.api.auth_required:
         raise fail(f"refusing to bind {host} without tokens: set ASSISTANT_AUTH_REQUIRED=true "
                    "and create users with `assistant users add NAME`")
-    try:
-        serve_api(settings, host, port)
-    except CannotListen as exc:
-        raise fail(str(exc)) from None
+    # The in-process queue runs each job in the process that accepted it, with its own Whisper and LLM in
+    # memory: several processes would each load them. Celery hands the jobs to `assistant worker` instead.
+    if workers > 1 and settings.jobs.queue != "celery":
+        raise fail("--workers above 1 needs ASSISTANT_QUEUE=celery (jobs run by `assistant worker`); "
+                   "the in-process queue runs in one API process")
+    uvicorn.run("assistant.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info")
 
 
 users_app = typer.Typer(help="Manage API users (bearer tokens).", no_args_is_help=True)

@@ -146,11 +146,6 @@ class ApiSettings(_Group):
         description="Require bearer tokens (`assistant users add NAME`). Off only for single-user loopback "
         "use; `serve` refuses a non-loopback address without it.",
     )
-    workers: int = Field(
-        default=2, ge=1, le=16, validation_alias="api_workers",
-        description="`assistant serve`: API processes answering on one port (Linux; one elsewhere). The first "
-        "also runs the in-process jobs; each one more uses another core for uploads and polls.",
-    )
 
 
 class JobSettings(_Group):

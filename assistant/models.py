@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from assistant.config import Settings
+from assistant.store.blobs import file_sha256
 
 # Whisper/huggingface must never try the hub; set before faster-whisper is imported anywhere.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -152,14 +153,6 @@ def _part_path(part: Part) -> Path:
     return path
 
 
-def sha256_file(path: Path, chunk: int = 8 * 1024 * 1024) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _stamp_path(target: Path) -> Path:
     return target.with_name(target.name + ".verified.json")
 
@@ -212,7 +205,7 @@ def model_path(model_id: str, models_dir: Path) -> Path:
     if spec.assembled_name is None:
         main = _part_path(spec.parts[0])
         if spec.sha256 and not _stamp_matches_in_cache(main, spec.sha256, models_dir):
-            got = sha256_file(main)
+            got = file_sha256(main)
             if got != spec.sha256:
                 raise ModelError(f"{spec.id}: {main} has sha256 {got}, expected {spec.sha256}; reinstall it")
             _cache_stamp(main, got, models_dir)
@@ -220,7 +213,7 @@ def model_path(model_id: str, models_dir: Path) -> Path:
     folder = models_dir / spec.id
     target = folder / spec.assembled_name
     if not (target.is_file() and _stamp_matches(target, spec.sha256 or "")):
-        if target.is_file() and spec.sha256 and sha256_file(target) == spec.sha256:
+        if target.is_file() and spec.sha256 and file_sha256(target) == spec.sha256:
             _write_stamp(target, spec.sha256)
         else:
             _assemble(spec, target)
@@ -284,7 +277,7 @@ def status(model_id: str, settings: Settings, verify: bool = False) -> ModelStat
             base.detail = str(exc)
             return base
         main = path if path.is_file() else main
-        base.sha256 = sha256_file(main)
+        base.sha256 = file_sha256(main)
         if spec.sha256 and base.sha256 != spec.sha256:
             base.status = "checksum_mismatch"
             base.detail = f"expected {spec.sha256}"

@@ -20,6 +20,8 @@ from pydantic import (
     model_serializer,
 )
 
+from assistant.text import written_sentences
+
 TRANSCRIPT_FLAGS = ("truncated", "no_speech", "too_short")
 
 
@@ -178,16 +180,6 @@ class Transcript(BaseModel):
             seen.setdefault(s.speaker, None)
         return list(seen)
 
-    def labelled_lines(self) -> list[str]:
-        """`[7] Leanne (mother): ...` lines, the form the drafting prompts use."""
-        roles = {p.name: p.role for p in self.participants}
-        out = []
-        for s in self.segments:
-            role = roles.get(s.speaker)
-            who = f"{s.speaker} ({role})" if role else s.speaker
-            out.append(f"[{s.id}] {who}: {s.text}")
-        return out
-
 
 # --- parsing typed text -------------------------------------------------------------------------
 
@@ -196,37 +188,41 @@ _DATE = re.compile(r"^\s*(?:date|date of (?:visit|contact|meeting|consultation)|
 _TAG_LINE = re.compile(r"^\s*\[(?P<who>[A-Za-z][\w .'-]{0,40})\]\s*(?P<text>.*)$")
 _NAME_LINE = re.compile(
     r"^\s*(?P<who>[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}|[a-z]+)\s*(?:\([^)]{0,60}\))?\s*:\s+(?P<text>\S.*)$")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
+_PRESENT_SPLIT = re.compile(r"[\n\r]|[,;](?![^()]*\))")
+_PERSON = re.compile(r"^(?P<name>[^()]+?)\s*(?:\((?P<role>[^()]*)\))?$")
 _MAX_SEGMENT_WORDS = 60
 
 
+def present_parts(value: str) -> list[str]:
+    """The entries of a `Present:` list: commas, semicolons and newlines separate people, except inside a role's
+    brackets ("Sam (carer; paid)"); a trailing full stop is dropped."""
+    parts = (p.strip().rstrip(".").strip() for p in _PRESENT_SPLIT.split(value.replace("\r\n", "\n")))
+    return [p for p in parts if p]
+
+
+def parse_person(part: str) -> Participant | None:
+    """`Name`, `Name (role)` or `Name (role, relationship)`; None when the brackets are not like that."""
+    m = _PERSON.match(part.strip())
+    if m is None:
+        return None
+    role, _, rel = (m["role"] or "").partition(",")
+    return Participant(name=" ".join(m["name"].split()), role=" ".join(role.split()),
+                       relationship=" ".join(rel.split()))
+
+
 def parse_present(value: str) -> list[Participant]:
-    """`A (role), B (role, relationship)` -> participants. Roles in brackets are optional."""
-    people: list[Participant] = []
-    for part in re.split(r"[,;](?![^()]*\))", value):
-        part = part.strip().rstrip(".")
-        if not part:
-            continue
-        m = re.match(r"^(?P<name>[^()]+?)\s*(?:\((?P<role>[^)]*)\))?$", part)
-        if not m:
-            continue
-        name = m.group("name").strip()
-        role = (m.group("role") or "").strip()
-        rel = ""
-        if "," in role:
-            role, rel = (x.strip() for x in role.split(",", 1))
-        people.append(Participant(name=name, role=role, relationship=rel))
-    return people
+    """`A (role), B (role, relationship)` -> participants; entries that are not like that are skipped."""
+    return [p for p in map(parse_person, present_parts(value)) if p is not None]
 
 
-def split_sentences(text: str, max_words: int = _MAX_SEGMENT_WORDS) -> list[str]:
-    """Split a long turn into sentence-level pieces; short turns stay whole."""
+def split_turn(text: str, max_words: int = _MAX_SEGMENT_WORDS) -> list[str]:
+    """Split a long turn into pieces of whole sentences; short turns stay whole."""
     text = " ".join(text.split())
     if len(text.split()) <= max_words:
         return [text] if text else []
     pieces: list[str] = []
     buf = ""
-    for sent in _SENTENCE_END.split(text):
+    for sent in written_sentences(text):
         candidate = f"{buf} {sent}".strip()
         if buf and len(candidate.split()) > max_words // 2:
             pieces.append(buf)
@@ -294,7 +290,7 @@ def parse_text(text: str, *, author: str = "author", source_id: str | None = Non
 
     segments: list[Segment] = []
     for who, said in turns:
-        for piece in split_sentences(said):
+        for piece in split_turn(said):
             segments.append(Segment(id=len(segments), speaker=who, text=piece))
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return Transcript(

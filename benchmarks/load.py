@@ -8,13 +8,20 @@ runs. The same 50 uploads are then repeated with at most 4 in flight (`upload_pa
 than a burst). The `api` section of bench/results.json is replaced (key `api.upload_p95_ms`: the burst);
 other sections are kept.
 
-Each accepted upload costs the server real work before its 202, on the event loop for a small upload (see
-`upload_recording`): HTTP and multipart parsing as the body streams to disk, one PyAV open that probes and
-decodes the first second, the SHA-256, the move into the store and the database commit with its audit entry,
-5-9 ms of CPU per 1 MB upload in a burst, depending on the machine. An event loop serves its uploads one at a
-time, so burst p95 is roughly 50 x that cost divided among the API processes (`ASSISTANT_API_WORKERS`,
-recorded as `api_workers`; the server answers /health only once all are ready). The load generator runs on
-the same cores, so it is kept cheap (plain asyncio connections, bodies encoded in advance; see `run_load`).
+Two deployments (`--deployment`):
+- `embedded` (the default): one `assistant serve` process, SQLite and files in a fresh data dir, jobs on the
+  in-process queue (Whisper on a nice-10 job thread of the same process).
+- `celery`: PostgreSQL (a fresh database) + Celery on Redis (an empty database number), `assistant serve
+  --workers 2` (uvicorn's workers) and one `assistant worker` started under `nice -n 10` on the same machine,
+  so its Whisper yields the cores to the API as the embedded job threads do. PostgreSQL and Redis must be
+  running (`ASSISTANT_BENCH_POSTGRES`, `ASSISTANT_BENCH_REDIS`, as for `benchmarks.queue`).
+
+Each accepted upload costs the server real work before its 202: HTTP and multipart parsing as the body streams
+to disk, one PyAV open that probes and decodes the first second, the SHA-256, the move into the store and the
+database commit with its audit entry (on the event loop for a small upload in the embedded deployment, see
+`upload_recording`). An event loop serves its uploads one at a time, so burst p95 is roughly 50 x that cost
+divided among the API processes (recorded as `api_workers`). The load generator runs on the same cores, so it
+is kept cheap (plain asyncio connections, bodies encoded in advance; see `run_load`).
 
 Bounded: the uploaded files are silence (their jobs use the extractive engine and cost little), and the
 server is stopped as soon as the measurements are taken.
@@ -34,7 +41,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import wave
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,11 +52,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from assistant.api.workers import worker_count
-from assistant.config import REPO_ROOT, get_settings
+from assistant.config import REPO_ROOT
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results.json"
 TARGET_P95_MS = 250.0
+CELERY_API_WORKERS = 2
 
 
 def silence_wav(size: int) -> bytes:
@@ -196,26 +206,32 @@ async def run_load(
     }
 
 
-def start_server(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data: Path, log: Path, env: dict[str, str] | None = None,
+                 workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    """`assistant serve` on a free loopback port, once every one of its `workers` processes has started."""
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_DATA_DIR": str(data)}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_DATA_DIR": str(data), **(env or {})}
     env.setdefault("ASSISTANT_MODELS_CACHE_DIR", str(REPO_ROOT / ".cache" / "models"))
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-c", "from assistant.cli import app; app()", "serve", "--host",
-                                 "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+                                 "127.0.0.1", "--port", str(port), "--data-dir", str(data),
+                                 "--workers", str(workers)],
+                                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text()[-1500:]}")
-        try:
-            if httpx.get(f"{base}/health", timeout=2, trust_env=False).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start in 120 s")
+        # uvicorn's workers share the socket: /health answers as soon as the first is up.
+        if log.read_text(errors="replace").count("Application startup complete") >= workers:
+            try:
+                if httpx.get(f"{base}/health", timeout=2, trust_env=False).status_code == 200:
+                    return proc, base
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise RuntimeError("server did not start in 180 s")
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -224,7 +240,8 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def wait_for_stage(base: str, job_id: str, stage: str, timeout: float = 300) -> dict[str, Any]:
@@ -238,11 +255,41 @@ def wait_for_stage(base: str, job_id: str, stage: str, timeout: float = 300) -> 
     return job
 
 
-def measure(uploads: int, polls: int, size: int) -> dict[str, Any]:
+@contextmanager
+def celery_stack(tmp: Path) -> Iterator[dict[str, str]]:
+    """A fresh PostgreSQL database, an empty Redis database number and one `assistant worker` (nice 10) for
+    the transcribe and draft queues; yields the environment the API processes need."""
+    from benchmarks.queue import PG_BASE, Proc, _admin, _empty_redis_db
+
+    db_name = f"assistant_load_{uuid.uuid4().hex[:10]}"
+    broker, redis_client = _empty_redis_db()
+    env = {"ASSISTANT_QUEUE": "celery", "ASSISTANT_BROKER_URL": broker,
+           "ASSISTANT_DATABASE_URL": f"{PG_BASE}/{db_name}", "ASSISTANT_DATA_DIR": str(tmp / "data")}
+    with _admin() as admin:
+        admin.execute(f'CREATE DATABASE "{db_name}"')
+    worker = None
+    try:
+        worker_env = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
+        worker_env.setdefault("ASSISTANT_MODELS_CACHE_DIR", str(REPO_ROOT / ".cache" / "models"))
+        worker = Proc(["worker", "--queues", "transcribe,draft", "--concurrency", "1", "--hostname", "load@%h"],
+                      worker_env, tmp / "worker.log", nice=10)
+        worker.wait_for(" ready.")
+        yield env
+    finally:
+        if worker is not None:
+            worker.stop()
+        redis_client.flushdb()
+        with _admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+def measure(uploads: int, polls: int, size: int, deployment: str = "embedded") -> dict[str, Any]:
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp_name:
+    workers = CELERY_API_WORKERS if deployment == "celery" else 1
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
-        proc, base = start_server(tmp / "data", tmp / "server.log")
+        env = stack.enter_context(celery_stack(tmp)) if deployment == "celery" else {}
+        proc, base = start_server(tmp / "data", tmp / "server.log", env, workers)
         try:
             speech = speech_recording(tmp)
             background: dict[str, Any] = {"recording": speech.name if speech else None}
@@ -271,6 +318,7 @@ def measure(uploads: int, polls: int, size: int) -> dict[str, Any]:
     return {
         "description": f"{uploads} concurrent uploads of a {size // 1024} KB WAV plus {polls} job-status polls "
                        "against `assistant serve` on loopback, while a real transcription runs",
+        "deployment": deployment,
         "upload_p50_ms": result["upload"]["p50_ms"],
         "upload_p95_ms": p95,
         "poll_p50_ms": result["poll"]["p50_ms"],
@@ -287,7 +335,7 @@ def measure(uploads: int, polls: int, size: int) -> dict[str, Any]:
         "load_average": {"before": [round(x, 2) for x in load_before],
                          "after": [round(x, 2) for x in os.getloadavg()]},
         "cpu_count": os.cpu_count(),
-        "api_workers": worker_count(get_settings()),
+        "api_workers": workers,
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -297,15 +345,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uploads", type=int, default=50, help="concurrent uploads (default 50)")
     parser.add_argument("--polls", type=int, default=200, help="job-status polls alongside (default 200)")
     parser.add_argument("--size", type=int, default=1024 * 1024, help="upload size in bytes (default 1 MiB)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results file (section `api`)")
+    parser.add_argument("--deployment", choices=("embedded", "celery"), default="embedded",
+                        help="embedded: one process, SQLite, in-process jobs (default); celery: PostgreSQL + "
+                        f"Celery on Redis, {CELERY_API_WORKERS} API workers")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="results file (section `api`, or `api_celery` for the celery deployment)")
     args = parser.parse_args(argv)
     from benchmarks.asr import merge_results
 
-    data = measure(args.uploads, args.polls, args.size)
-    merge_results(args.out, "api", data)
+    data = measure(args.uploads, args.polls, args.size, args.deployment)
+    section = "api" if args.deployment == "embedded" else "api_celery"
+    merge_results(args.out, section, data)
     print(json.dumps({k: data[k] for k in ("upload_p50_ms", "upload_p95_ms", "upload_paced_p95_ms", "poll_p50_ms",
                                            "poll_p95_ms", "errors", "meets_target")}, indent=2))
-    print(f"api section written to {args.out}")
+    print(f"{section} section written to {args.out}")
     return 0
 
 

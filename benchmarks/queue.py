@@ -69,10 +69,11 @@ def _free_port() -> int:
 
 
 class Proc:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, nice: int = 0) -> None:
         self.log_path = log
         self._fh = log.open("wb")
-        self.proc = subprocess.Popen([*CLI, *args], cwd=REPO_ROOT, env=env, stdout=self._fh,
+        self.proc = subprocess.Popen([*(["nice", "-n", str(nice)] if nice else []), *CLI, *args], cwd=REPO_ROOT,
+                                     env=env, stdout=self._fh,
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
     def text(self) -> str:

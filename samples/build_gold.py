@@ -158,8 +158,8 @@ def show(sample_dir: Path) -> None:
     t = load_transcript(sample_dir)
     for p in t.participants:
         print(f"# {p.name} | {p.role} | {p.relationship}")
-    for line in t.labelled_lines():
-        print(line)
+    for s in t.segments:  # the ids gold statements cite
+        print(f"[{s.id}] {s.speaker}: {s.text}")
     print(f"# {len(t.segments)} segments, {t.word_count} words")
 
 

@@ -52,7 +52,6 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "ASSISTANT_MAX_AUDIO_SECONDS": ("60", "limits.max_audio_seconds", 60.0),
     "ASSISTANT_DATABASE_URL": ("postgresql+psycopg://db/fa", "database_url", "postgresql+psycopg://db/fa"),
     "ASSISTANT_AUTH_REQUIRED": ("true", "api.auth_required", True),
-    "ASSISTANT_API_WORKERS": ("3", "api.workers", 3),
     "ASSISTANT_JOB_WORKERS": ("2", "jobs.workers", 2),
     "ASSISTANT_QUEUE": ("celery", "jobs.queue", "celery"),
     "ASSISTANT_BROKER_URL": ("amqp://mq//", "jobs.broker_url", "amqp://mq//"),

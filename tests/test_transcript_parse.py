@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assistant.transcript import parse_text
 
 
@@ -51,3 +53,19 @@ def test_date_header_gives_the_contact_date_and_is_not_a_turn() -> None:
     # Only a header: a "Date:" line after the conversation has started is what someone said.
     late = parse_text("Jo: Hello there.\nDate: 1 May 2026\n")
     assert late.contact_date is None
+
+
+def test_present_grammar_is_shared_with_the_upload_form() -> None:
+    from assistant.api.schemas import parse_present as upload_present
+    from assistant.transcript import parse_present
+
+    value = "Priya  Shah (social worker)\nLeanne Hart (mother, mother of Kai); Sam (carer; paid), Jo."
+    people = parse_present(value)
+    assert [(p.name, p.role, p.relationship) for p in people] == [
+        ("Priya Shah", "social worker", ""), ("Leanne Hart", "mother", "mother of Kai"),
+        ("Sam", "carer; paid", ""), ("Jo", "", "")]
+    assert [p.model_dump() for p in upload_present(value)] == [p.model_dump() for p in people]
+    # A line of typed notes skips what it cannot read; the upload form refuses it.
+    assert [p.name for p in parse_present("Priya) Shah, Jo")] == ["Jo"]
+    with pytest.raises(ValueError, match="role in brackets"):
+        upload_present("Priya) Shah, Jo")

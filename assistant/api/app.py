@@ -88,13 +88,10 @@ def warm_up(check: Callable[..., dict[str, Any]], tmp_dir: Path) -> None:
         pass  # each request that names a template reports the problem
 
 
-def create_app(settings: Settings | None = None, *, engines: Engines | None = None, jobs_from: int | None = None,
-               jobs_to: int | None = None) -> FastAPI:
-    """The app of one API process. `assistant serve` may run several on one port (see assistant.api.workers):
-    the first runs the in-process jobs, reading the ids of jobs the others accepted from the pipe `jobs_from`;
-    each other one is given `jobs_to`, the pipe's write end, and runs no jobs, retention or start-up sweeps."""
+def create_app(settings: Settings | None = None, *, engines: Engines | None = None) -> FastAPI:
+    """The app of one API process. Several processes (uvicorn's `--workers`, gunicorn) each build their own
+    from the environment's settings; they then share the database and hand jobs to Celery."""
     settings = settings or get_settings()
-    runs_jobs = jobs_to is None
     from assistant.logsafe import install as safe_logging
 
     safe_logging()  # no transcript or note text in any log record of this process (issue 8)
@@ -110,10 +107,6 @@ def create_app(settings: Settings | None = None, *, engines: Engines | None = No
             from assistant.jobs.celery_queue import CeleryJobQueue
 
             queue = CeleryJobQueue(settings, db)
-        elif jobs_to is not None:
-            from assistant.jobs.relay import RelayJobQueue
-
-            queue = RelayJobQueue(jobs_to)
         else:
             queue = LocalJobQueue(db, JobRunner(settings, db, shared, blobs), settings,
                                   workers=settings.jobs.workers)
@@ -123,27 +116,20 @@ def create_app(settings: Settings | None = None, *, engines: Engines | None = No
         await run_in_threadpool(warm_up, app.state.inspect_audio, settings.data_dir / "uploads" / "tmp")
         # Small uploads are checked and committed on the event loop when nothing in that is remote.
         app.state.quick_accept = db.embedded and isinstance(blobs, FilesystemBlobStore)
-        retention = None
-        if runs_jobs:
-            from assistant.api.uploads import sweep_partial_uploads
-            from assistant.audit import record_config
-            from assistant.retention import CleanupTimer
+        from assistant.api.uploads import sweep_partial_uploads
+        from assistant.audit import record_config
+        from assistant.retention import CleanupTimer
 
-            sweep_partial_uploads(settings.data_dir / "uploads" / "tmp")  # left by a crash mid-upload
-            with db.session() as s:
-                record_config(s, settings)  # a changed model or setting shows in the audit log
-            queue.start()
-            if jobs_from is not None and isinstance(queue, LocalJobQueue):
-                from assistant.jobs.relay import relay_into
-
-                relay_into(queue, jobs_from)
-            retention = CleanupTimer(db, settings)
-            retention.start()
+        sweep_partial_uploads(settings.data_dir / "uploads" / "tmp")  # left by a crash mid-upload
+        with db.session() as s:
+            record_config(s, settings)  # a changed model or setting shows in the audit log
+        queue.start()
+        retention = CleanupTimer(db, settings)
+        retention.start()
         try:
             yield
         finally:
-            if retention is not None:
-                retention.stop()
+            retention.stop()
             queue.stop()
             if engines is None:
                 shared.close()

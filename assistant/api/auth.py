@@ -8,6 +8,7 @@ import secrets
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from assistant.api.errors import ApiError
 from assistant.store.db import Database
@@ -31,6 +32,13 @@ def add_user(db: Database, name: str) -> str:
 
 
 def ensure_local_user(db: Database) -> str:
+    try:
+        return _local_user(db)
+    except IntegrityError:  # another API process (uvicorn's workers) created it at the same moment
+        return _local_user(db)
+
+
+def _local_user(db: Database) -> str:
     with db.session() as s:
         user = s.scalar(select(User).where(User.name == LOCAL_USER))
         if user is None:

@@ -12,6 +12,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from assistant.diarise.base import SPEAKER_LABEL
 from assistant.records.edits import BAD_CHARS, RecordPatch, StatementAdd, StatementEdit, Text, clean_text
+from assistant.transcript import parse_person, present_parts
 
 __all__ = ["BAD_CHARS", "SPEAKER_LABEL", "RecordPatch", "StatementAdd", "StatementEdit", "Text"]
 
@@ -26,6 +27,7 @@ class PresentPerson(BaseModel):
 
     name: str
     role: str = ""
+    relationship: str = ""
 
 
 class JobEvent(BaseModel):
@@ -56,9 +58,6 @@ MAX_SPEAKERS = 20
 MAX_PRESENT = 20
 MAX_PRESENT_CHARS = 2000
 MAX_NAME = 100
-# Commas and semicolons separate people except inside a role's brackets ("Sam (carer; paid)"); so do newlines.
-_PRESENT_SPLIT = re.compile(r"\n|[,;](?![^()]*\))")
-_PERSON = re.compile(r"^(?P<name>[^()]+?)\s*(?:\((?P<role>[^()]*)\))?$")
 
 
 def parse_speakers(value: str | None) -> int | None:
@@ -73,29 +72,28 @@ def parse_speakers(value: str | None) -> int | None:
 
 
 def parse_present(value: str | None) -> list[PresentPerson]:
-    """The upload's `present` field: names separated by commas or newlines, each optionally followed by a
-    role in brackets (`Priya Shah (social worker), Leanne Hart (mother)`). Exact repeats count once.
-    ValueError (a message for people, never echoing the input) when it is not that."""
+    """The upload's `present` field, in the grammar of a transcript's `Present:` line (`parse_person`): names
+    separated by commas or newlines, each optionally followed by a role in brackets (`Priya Shah (social
+    worker), Leanne Hart (mother)`). Exact repeats count once. ValueError (a message for people, never echoing
+    the input) when it is not that."""
     if value is None or not value.strip():
         return []
     if len(value) > MAX_PRESENT_CHARS or BAD_CHARS.search(value):
         raise ValueError(f"present must be at most {MAX_PRESENT_CHARS} characters of plain text")
     people: dict[str, PresentPerson] = {}
-    for part in _PRESENT_SPLIT.split(value.replace("\r\n", "\n").replace("\r", "\n")):
-        if not part.strip():
-            continue
-        m = _PERSON.match(part.strip())
-        if m is None:
+    for part in present_parts(value):
+        person = parse_person(part)
+        if person is None:
             raise ValueError("each person present is a name, optionally followed by a role in brackets, "
                              "e.g. 'Priya Shah (social worker)'")
-        name, role = " ".join(m["name"].split()), " ".join((m["role"] or "").split())
-        if len(name) > MAX_NAME or len(role) > MAX_NAME:
+        name, role = person.name, person.role
+        if len(name) > MAX_NAME or len(role) > MAX_NAME or len(person.relationship) > MAX_NAME:
             raise ValueError(f"names and roles of people present are at most {MAX_NAME} characters each")
         if not any(ch.isalpha() for ch in name):
             raise ValueError("each person present needs a name with at least one letter")
         if SPEAKER_LABEL.match(name.lower()):
             raise ValueError("a person present cannot be named like a speaker label (speaker_1)")
-        people.setdefault(name, PresentPerson(name=name, role=role))
+        people.setdefault(name, PresentPerson(**person.model_dump()))
     if len(people) > MAX_PRESENT:
         raise ValueError(f"at most {MAX_PRESENT} people present")
     return list(people.values())

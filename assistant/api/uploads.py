@@ -4,7 +4,6 @@ Starlette's own form parser spools file parts with no size cap, so it is not use
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -28,14 +27,6 @@ class ParsedUpload:
     filename: str = ""
     size: int = 0
     fields: dict[str, str] = field(default_factory=dict)
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a received file, read back from the page cache where the upload is checked (on the event loop
-    for a small one, else in its worker-thread trip: see upload_recording), so a big upload's hashing never
-    holds up the event loop."""
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 class _Parts:

@@ -7,7 +7,6 @@ so nothing is downloaded. We load them into our own copy of the network rather t
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import threading
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from assistant.models import ModelError
+from assistant.store.blobs import file_sha256
 
 SAMPLE_RATE = 16_000
 WEIGHTS_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
@@ -36,14 +36,6 @@ def weights_path() -> Path:
     if not path.is_file():
         raise ModelError(f"{path} is missing: reinstall resemblyzer==0.1.4")
     return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
@@ -100,7 +92,7 @@ class SpeakerEncoder:
         import torch
 
         path = weights_path()
-        if _sha256(path) != WEIGHTS_SHA256:
+        if file_sha256(path) != WEIGHTS_SHA256:
             raise ModelError(f"{path} does not match the pinned sha256: reinstall resemblyzer==0.1.4")
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         self.net = _build_network()

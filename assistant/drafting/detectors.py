@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from assistant import lexicons
 from assistant.drafting.participants import Cast
+from assistant.text import NUMBER_WORDS, sentences, words_to_number
 from assistant.transcript import Segment, Transcript
 
 FindingKind = Literal["money", "date", "phone", "dose", "police", "harm", "screen", "leave_out", "injection"]
@@ -46,9 +47,7 @@ _DATE_PARTS = [
 _DATE = re.compile("|".join(f"(?:{p})" for p in _DATE_PARTS), re.I)
 _MONEY = re.compile(r"£\s?\d[\d,]*(?:\.\d{1,2})?(?:\s?(?:k|m|bn)\b)?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:pounds|quid)\b",
                     re.I)
-_NUMBER_WORD = (r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
-                r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
-                r"hundred|thousand|a)")
+_NUMBER_WORD = f"(?:{'|'.join(NUMBER_WORDS)}|a)"
 _MONEY_WORDS = re.compile(rf"\b{_NUMBER_WORD}(?:[\s,-]+(?:and[\s-]+)?{_NUMBER_WORD})*\s+(?:pounds|quid)\b", re.I)
 _PHONE = re.compile(r"(?<![\d£])(?:\+44\s?|0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?!\d)"
                     r"|(?<![\d£.,])(?:999|111|101)(?![\d,.]\d)")
@@ -98,33 +97,6 @@ def digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-_SMALL = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
-
-
-def words_to_number(text: str) -> int | None:
-    """'one thousand three hundred and eighty-six' -> 1386; None when there is no number word."""
-    total = current = 0
-    seen = False
-    for w in re.findall(r"[a-z]+", text.lower()):
-        if w in _SMALL:
-            current += _SMALL[w]
-        elif w in _TENS:
-            current += _TENS[w]
-        elif w == "a":
-            current += 1 if not seen else 0
-        elif w == "hundred":
-            current = max(current, 1) * 100
-        elif w == "thousand":
-            total += max(current, 1) * 1000
-            current = 0
-        else:
-            continue
-        seen = True
-    return total + current if seen else None
-
-
 def find_patterns(segment: Segment) -> list[Finding]:
     out: list[Finding] = []
     text = segment.text
@@ -162,14 +134,6 @@ def find_patterns(segment: Segment) -> list[Finding]:
             out.append(Finding(kind="harm", segment_id=segment.id, speaker=segment.speaker, text=m.group(0),
                                value=concept))
     return out
-
-
-# A stop ends a sentence only before a space or the end: "£1,386.40" and "leanne.hart@example.co.uk" are one.
-_SENTENCE = re.compile(r"(?:[^.!?]|[.!?]+(?=[^\s.!?\"')]))+(?:[.!?]+[\"')]*|$)")
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
 
 
 def is_question(text: str) -> bool:

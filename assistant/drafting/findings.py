@@ -14,11 +14,12 @@ from typing import Literal
 from pydantic import BaseModel
 
 from assistant import lexicons
-from assistant.drafting.detectors import Finding, digits, is_question, sentences
+from assistant.drafting.detectors import Finding, digits, is_question
 from assistant.drafting.participants import Cast
 from assistant.drafting.verify import numbers
 from assistant.records import FLAG_LEAVE_OUT_REQUEST, Statement
 from assistant.templates import Template
+from assistant.text import sentences
 from assistant.transcript import Transcript
 
 

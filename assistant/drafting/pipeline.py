@@ -98,7 +98,7 @@ def by_section(placements: list[Placement], template: Template) -> dict[str, lis
     for spec in template.generated_sections:
         source = out.get(spec.opened_by or "")
         if not out[spec.id] and source:
-            out[spec.id].append(source[0])
+            out[spec.id].append(next((u for u in source if u.group != "worker"), source[0]))
     return out
 
 

@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from assistant import lexicons
-from assistant.drafting.detectors import REDACTED, Finding, is_question, sentences
+from assistant.drafting.detectors import REDACTED, Finding, is_question
 from assistant.drafting.participants import Cast, Group
 from assistant.templates import SectionSpec, Template
+from assistant.text import medicines_in, sentences
 from assistant.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -338,12 +339,6 @@ def load_model(path: Path = MODEL_FILE) -> SectionerModel:
     return model
 
 
-def medicines(text: str) -> set[str]:
-    from assistant.drafting.verify import medicines as named
-
-    return named(text)
-
-
 def place(units: list[Unit], template: Template, encoder: Encoder, model: SectionerModel | None = None, *,
           cache_dir: Path | None = None) -> list[Placement]:
     """Each unit's section (None: not worth recording), with the probabilities behind it. `cache_dir` keeps the
@@ -355,7 +350,7 @@ def place(units: list[Unit], template: Template, encoder: Encoder, model: Sectio
         scores = {spec.id: model.section.probability(section_features(ctx, i, j))
                   for j, spec in enumerate(ctx.specs) if allowed(spec, u)}
         relevance = model.relevance.probability(relevance_features(ctx, i))
-        required = bool(set(u.findings) & REQUIRED_FINDINGS) or bool(medicines(u.text))
+        required = bool(set(u.findings) & REQUIRED_FINDINGS) or bool(medicines_in(u.text))
         keep = bool(scores) and (relevance >= model.threshold or required)
         section = max(scores, key=lambda k: scores[k]) if keep else None
         if u.chatter and not (set(u.findings) & REQUIRED_FINDINGS and not is_question(u.text)):

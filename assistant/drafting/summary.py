@@ -102,6 +102,21 @@ def sentence_supported(text: str, cited: list[Statement], transcript: Transcript
 
 _SENTENCE_FAULTS = {FLAG_MISATTRIBUTED, FLAG_POLARITY, FLAG_UNKNOWN_PERSON, FLAG_HIGH_RISK}
 
+# The task numbers what each sentence is for; a small model sometimes writes that wording back, as a label
+# ("What was agreed: ...") or as the whole sentence ("Kieran will do what, by when.").
+_TASK_LABEL = re.compile(r"^(?:(?:why the contact happened|the most serious risks[^:]*|what the people spoken to "
+                         r"said[^:]*|what was agreed|the next contact)\s*:|what the people spoken to said about how "
+                         r"things are is that)\s*", re.I)
+_TASK_ECHO = re.compile(r"\bdo what\b|\bby when\b|\bthe people spoken to\b|\bleave out a point\b", re.I)
+
+
+def without_task_wording(text: str) -> str:
+    """The sentence with a label copied from the task removed; empty when it only echoes the task."""
+    text = _TASK_LABEL.sub("", text).strip()
+    if _TASK_ECHO.search(text):
+        return ""
+    return text[:1].upper() + text[1:]
+
 
 _ORDER = ("risks_strengths", "risks", "safeguarding", "purpose", "chief_complaint", "reason", "account",
           "views_family", "views_subject", "hpi", "assessment_plan", "actions", "plan", "next_contact")
@@ -195,6 +210,10 @@ def summarise(
         ids = [i for i in sent.get("cites", []) if i in by_id]
         if not text or not ids or text.lower() in seen:
             continue
+        if not (untasked := without_task_wording(text)):
+            dropped.append(text)
+            continue
+        text = untasked
         if not sentence_supported(text, [by_id[i] for i in ids], transcript, cast):
             dropped.append(text)
             continue

@@ -192,19 +192,16 @@ _SPEAKERS_WORDS = re.compile(r"\b(?:I|I'm|I've|I'll|I'd|me|my|myself|we|we're|we
 def as_note(text: str, cited: Sequence[Unit], spec: SectionSpec, cast: Cast, findings: Sequence[Finding]
             ) -> Statement:
     """The model's sentence as a statement; one still in the first or second person outside quotation marks is
-    a line copied, not a note: it is kept as what it is, a quote of the line's speaker."""
+    a line copied, not a note: the record then quotes that line as it was said, by its own speaker, rather than
+    putting the model's rewording in someone's mouth."""
+    from assistant.drafting.verify import content_tokens
+
     bare = re.sub(r'"[^"]*"|“[^”]*”', " ", text)
     if _SPEAKERS_WORDS.search(bare):
-        speaker = next((u for u in cited if u.group != "worker"), cited[0])
-        body = text.rstrip(".")
-        said = re.match(rf"^{re.escape(speaker.name.split()[0])}\S*(?: \S+)? (?:said|says|told \S+)(?: that)?:? ",
-                        body)
-        if said:
-            body = body[said.end():]
-        body = body.strip().strip('"')
-        quoted = f'{speaker.name} said: "{body[:1].upper() + body[1:]}."'
-        return Statement(text=quoted, kind="quote", attributed_to=speaker.name,
-                         evidence=sorted({i for u in cited for i in u.segment_ids}))
+        words = content_tokens(text)
+        line = max(cited, key=lambda u: len(words & content_tokens(u.text)))
+        return Statement(text=f'{line.name} said: "{line.text.strip()}"', kind="quote", attributed_to=line.name,
+                         evidence=list(line.segment_ids))
     return statement(text, cited, spec, cast, findings)
 
 

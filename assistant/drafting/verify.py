@@ -19,7 +19,7 @@ from functools import cache
 from pydantic import BaseModel
 
 from assistant import lexicons
-from assistant.drafting.detectors import answer_polarity, is_question, sentences
+from assistant.drafting.detectors import answer_polarity, is_question
 from assistant.drafting.participants import Cast, Person
 from assistant.records import (
     FLAG_AGENT,
@@ -32,49 +32,19 @@ from assistant.records import (
     FLAG_UNSUPPORTED,
     Statement,
 )
+from assistant.text import NUMBER_WORDS, STOPWORDS, medicines_in, sentences, stem
 from assistant.transcript import Segment, Transcript
 
 SUPPORT_THRESHOLD = 0.5
 
-STOPWORDS = frozenset("""
-a about above after again against all also am an and any are aren't as at be because been before being below
-between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each
-few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself
-him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most mustn't
-my myself nor of off on once only or other ought our ours ourselves out over own same shan't she she'd she'll
-she's should shouldn't so some such than that that's the their theirs them themselves then there there's these
-they they'd they'll they're they've this those through to too under until up very was wasn't we we'd we'll
-we're we've were weren't what what's when when's where where's which while who who's whom why why's with won't
-would wouldn't you you'd you'll you're you've your yours yourself yourselves
-said says say told tell tells reported reports stated states explained explains mentioned mentions asked asks
-confirmed confirms described describes noted notes added adds shared shares discussed discusses advised advises
-replied replies answered answers informed informs indicated indicates expressed expresses explain report
-just really also well yeah yes okay ok oh um uh like bit lot quite still got get gets getting going went
-thing things something anything everything know think thinks one
-mr mrs ms miss dr
-""".split())
-
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:]\d+)*")
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
-_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "hundred": "100",
-                      "twice": "2", "once": "1", "half": "0.5", "first": "1", "second": "2", "third": "3"})
+_NUMBER_WORDS = {w: str(n) for w, n in NUMBER_WORDS.items()} | {
+    "twice": "2", "once": "1", "half": "0.5", "first": "1", "second": "2", "third": "3"}
 _CALENDAR = frozenset("monday tuesday wednesday thursday friday saturday sunday january february march april may "
                       "june july august september october november december christmas easter".split())
 # Capitalised words that are not people.
 _NOT_NAMES = frozenset("i i'm i've i'll i'd gp nhs a&e uk ok camhs dsl senco pc dc ds sgt mash itu icu mri ct ecg "
                        "ekg bp covid english british god council school police".split())
-
-
-def stem(word: str) -> str:
-    w = word.lower().replace("’", "'")
-    if w.endswith("'s"):
-        w = w[:-2]
-    for suffix, min_len in (("ies", 4), ("ing", 5), ("ed", 4), ("es", 4), ("s", 3), ("ly", 5)):
-        if w.endswith(suffix) and len(w) - len(suffix) >= min_len - 1:
-            return w[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return w
 
 
 def words(text: str) -> list[str]:
@@ -113,15 +83,6 @@ def numbers(text: str) -> set[str]:
 
 def _calendar(text: str) -> set[str]:
     return {w.lower() for w in words(text) if w.lower() in _CALENDAR}
-
-
-@cache
-def _medicine_pattern() -> re.Pattern[str]:
-    return lexicons.phrase_pattern(lexicons.load("medicines").get("medicines", []))
-
-
-def medicines(text: str) -> set[str]:
-    return {m.group(0).lower() for m in _medicine_pattern().finditer(text)}
 
 
 @cache
@@ -187,7 +148,7 @@ def gather_evidence(segments: list[Segment], cast: Cast) -> Evidence:
         tokens=content_tokens(text) | content_tokens(who_text),
         numbers=numbers(text),
         calendar=_calendar(text),
-        medicines=medicines(text),
+        medicines=medicines_in(text),
         names={w.lower() for w in words(text + " " + who_text)},
         concepts=lexicons.high_risk().concepts_in(text),
         segments=segments,
@@ -201,7 +162,7 @@ def support_score(statement_text: str, ev: Evidence) -> float:
     keys_ok = 0
     capped = False
     for have, need in ((ev.numbers, numbers(statement_text)), (ev.calendar, _calendar(statement_text)),
-                       (ev.medicines, medicines(statement_text))):
+                       (ev.medicines, medicines_in(statement_text))):
         keys_total += len(need)
         keys_ok += len(need & have)
         if need - have:
@@ -357,14 +318,14 @@ def medicine_ruled_out(text: str, ev: Evidence) -> bool:
     """A medicine the sentence gives plainly, in a clause without a negation, that its lines rule out, stop or
     replace ("Normally I'd give amoxicillin, but that's a penicillin, so we won't use that. I'm going to give
     you doxycycline instead")."""
-    named = medicines(text)
+    named = medicines_in(text)
     ruled: set[str] = set()
     for seg in ev.segments if named else []:
         for sent in sentences(seg.text):
             if _RULED_OUT.search(sent):
-                ruled |= medicines(sent) & named
+                ruled |= medicines_in(sent) & named
             ruled |= {m.group(1).lower() for m in _INSTEAD_OF.finditer(sent)} & named
-    return any(medicines(clause) & ruled and not (is_negated(clause) or _RULED_OUT.search(clause)
+    return any(medicines_in(clause) & ruled and not (is_negated(clause) or _RULED_OUT.search(clause)
                                                   or _INSTEAD_OF.search(clause))
                for clause in _CLAUSE.split(text))
 
@@ -504,10 +465,21 @@ _PLEASANTRY = re.compile(r"\b(?:thanks?|thank you|thanked|cheers|hello|hi|hiya|b
                          r"helps? to have a plan)\b", re.I)
 
 
+# "Helen asks if Graham still takes ramipril." reports a question and no answer; "Laura asked if Irene was
+# hurt, and she said no." carries its answer and is a note.
+_ASKED_ONLY = re.compile(r"^(?:\S+\s+){1,3}(?:asks|asked|is asking|was asking|wonders|wondered|enquires|enquired)"
+                         r"\s+(?:if|whether|about|how|what|when|where|who|why)\b", re.I)
+_ANSWERED = re.compile(r"\b(?:said|says|answered|answers|replied|replies|confirmed|confirms|reported|reports|"
+                       r"told|agreed|agrees|denied|denies|explained|explains|advised|advises|suggested|"
+                       r"recommended)\b", re.I)
+
+
 def not_a_note(text: str) -> bool:
-    """A question, or a pleasantry with at most one other content word besides names ("Kerry said thank you,
-    it helps to have a plan."): not a statement for a record."""
+    """A question (asked, or reported with no answer), or a pleasantry with at most one other content word
+    besides names ("Kerry said thank you, it helps to have a plan."): not a statement for a record."""
     if text.rstrip().rstrip("\"'”)").endswith("?"):
+        return True
+    if _ASKED_ONLY.search(text) and not _ANSWERED.search(text):
         return True
     if not _PLEASANTRY.search(text):
         return False

@@ -19,25 +19,20 @@ from assistant.store.tables import Job
 
 log = logging.getLogger(__name__)
 
-# Model work yields the CPU to the API (README, "Speed"). It matters only when the CPU is contended: on an idle
-# machine the model work gets every core it asks for.
+# Model work yields the CPU to the API (README, "Speed"), by weight only (plain nice): beside any other busy
+# process on the host it still gets its share, so a job always progresses. On an idle machine it gets every
+# core it asks for.
 BACKGROUND_NICE = 10
 
 
 def lower_thread_priority(increment: int = BACKGROUND_NICE) -> None:
-    """Make the calling thread nicer and, on Linux, idle-priority (SCHED_IDLE: it runs only on CPU time that
-    nothing else wants). Both are per thread and inherited, so the threads and processes this thread starts
-    later (CTranslate2's pool, the embedded LLM server) run the same way."""
+    """Make the calling thread nicer. Nice is per thread on Linux and inherited, so the threads and processes
+    this thread starts later (CTranslate2's pool, the embedded LLM server) run the same way."""
     try:
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment))
     except (AttributeError, OSError):  # not Linux, or not permitted: keep the default priority
         log.debug("could not lower the job worker's priority")
-        return
-    try:
-        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):  # not Linux: nice alone
-        log.debug("could not make the job worker idle-priority")
 
 
 class LocalJobQueue:

@@ -75,8 +75,9 @@ def _safe_reason(exc: BaseException) -> str:
 
 
 def present_people(stored: list | None) -> list[Participant]:
-    """The job's `present` column ([{name, role}], from the upload form) as participants."""
-    return [Participant(name=p["name"], role=p.get("role") or "") for p in stored or [] if p.get("name")]
+    """The job's `present` column ([{name, role, relationship}], from the upload form) as participants."""
+    return [Participant(name=p["name"], role=p.get("role") or "", relationship=p.get("relationship") or "")
+            for p in stored or [] if p.get("name")]
 
 
 def with_participants(transcript: Transcript, present: list[Participant]) -> Transcript:

@@ -9,6 +9,7 @@ still resolve. An S3-compatible store would return `s3://bucket/key` refs and do
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -17,6 +18,12 @@ from pathlib import Path
 
 from assistant.config import Settings
 from assistant.store.base import BlobStore
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in blocks (uploads, recordings and model weights can be large)."""
+    with Path(path).open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 class BlobError(ValueError):

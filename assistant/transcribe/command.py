@@ -73,7 +73,7 @@ def who_spoke(speakers: str | None, present: str | None) -> tuple[int | None, li
     except ValueError as exc:
         raise TranscribeFailure(f"--{exc}") from None
     try:
-        people = [Participant(name=p.name, role=p.role) for p in parse_present(present)]
+        people = [Participant(**p.model_dump()) for p in parse_present(present)]
     except ValueError as exc:
         raise TranscribeFailure(f"--present: {exc}") from None
     return count or len(people) or None, people

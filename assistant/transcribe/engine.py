@@ -20,6 +20,7 @@ from assistant.audio.decode import too_long
 from assistant.config import Settings, get_settings
 from assistant.diarise import Diariser, SpeakerTurn, Word, should_diarise, split_by_speaker_segment
 from assistant.models import WHISPER_IDS, whisper_model_dir  # sets HF_HUB_OFFLINE before faster-whisper
+from assistant.store.blobs import file_sha256
 from assistant.transcribe.base import AudioSource, ProgressCallback
 from assistant.transcribe.channels import (
     GATE_FRAME_SECONDS,
@@ -82,14 +83,6 @@ def clear_model_cache(name: str | None = None) -> None:
     with _models_lock:
         for key in [k for k in _models if name is None or k[0] == name]:
             del _models[key]
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def chunk_bounds(samples: np.ndarray, sample_rate: int, seconds: float = CHUNK_SECONDS) -> list[tuple[int, int]]:
@@ -218,7 +211,7 @@ class WhisperTranscriber:
             if source.sample_rate != WHISPER_SAMPLE_RATE:
                 raise ValueError(f"decoded audio must be {WHISPER_SAMPLE_RATE} Hz, not {source.sample_rate}")
             path = Path(source.info.path)
-            digest = sha256_of(path) if path.is_file() else hashlib.sha256(source.samples.tobytes()).hexdigest()
+            digest = file_sha256(path) if path.is_file() else hashlib.sha256(source.samples.tobytes()).hexdigest()
             return source, source.samples, digest
         if isinstance(source, np.ndarray):
             samples = np.asarray(source, dtype=np.float32)
@@ -227,7 +220,7 @@ class WhisperTranscriber:
             return None, samples, hashlib.sha256(samples.tobytes()).hexdigest()
         info = probe(source)  # refuse bad input before anything is decoded or loaded
         audio = decode(source, mono=info.channels != 2, max_seconds=limit, info=info)
-        return audio, audio.samples, sha256_of(Path(source))
+        return audio, audio.samples, file_sha256(Path(source))
 
     # -- transcription --------------------------------------------------------------------------
 

@@ -10,32 +10,17 @@ from __future__ import annotations
 
 import re
 
+from assistant.text import number_words
+
 NORMALISER = "basic-en-v1"
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-         "sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_SCALES = ((1_000_000_000, "billion"), (1_000_000, "million"), (1000, "thousand"), (100, "hundred"))
-
-
-def number_words(n: int) -> str:
-    """0..999,999,999,999 as plain English words, without "and" ("one hundred five")."""
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
-    for value, name in _SCALES:
-        if n >= value:
-            high, rest = divmod(n, value)
-            return f"{number_words(high)} {name}" + (f" {number_words(rest)}" if rest else "")
-    raise ValueError(n)  # pragma: no cover
+_DIGITS = "zero one two three four five six seven eight nine".split()
 
 
 def _spell(match: re.Match[str]) -> str:
     digits = match.group(0).replace(",", "")
     if len(digits) > 12:
-        return " ".join(_ONES[int(d)] for d in digits)
+        return " ".join(_DIGITS[int(d)] for d in digits)
     return f" {number_words(int(digits))} "
 
 

@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from assistant import text as shared
+from assistant.text import NUMBER_WORDS, STOPWORDS, snowball_stem, written_sentences
+
 if TYPE_CHECKING:
     from assistant.records import CaseRecord
     from evals.metrics.semantic import Embedder
@@ -40,7 +43,6 @@ class Fact(BaseModel):
 
 # --- splitting notes into atomic statements ----------------------------------------------------------
 
-_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9•-])")
 _BULLET = re.compile(r"^\s*(?:[•*\-–]|\d+[.)])\s+")
 _HEADER_LINE = re.compile(r"^[A-Z][A-Z0-9 &/,()'-]{1,60}:?$")
 
@@ -61,7 +63,7 @@ def atomic_statements(note: str) -> list[str]:
         line = _BULLET.sub("", raw).strip()
         if not line or _is_header(line):
             continue
-        for sent in _SENT_SPLIT.split(line):
+        for sent in written_sentences(line):
             for clause in sent.split("; "):
                 clause = clause.strip(" ;")
                 if len(re.findall(r"[A-Za-z0-9]+", clause)) >= 2:
@@ -71,72 +73,11 @@ def atomic_statements(note: str) -> list[str]:
 
 # --- exact details: numbers, medicines, dates, negation ----------------------------------------------
 
-MEDICINES: frozenset[str] = frozenset(
-    """paracetamol acetaminophen ibuprofen naproxen diclofenac codeine co-codamol tramadol morphine oxycodone
-    amoxicillin penicillin flucloxacillin clarithromycin erythromycin azithromycin doxycycline trimethoprim
-    nitrofurantoin metronidazole cefalexin ciprofloxacin omeprazole lansoprazole pantoprazole ranitidine
-    famotidine metformin gliclazide insulin sitagliptin empagliflozin dapagliflozin ramipril lisinopril
-    enalapril losartan candesartan amlodipine nifedipine bisoprolol atenolol propranolol metoprolol carvedilol
-    furosemide lasix bumetanide spironolactone indapamide bendroflumethiazide hydrochlorothiazide simvastatin
-    atorvastatin rosuvastatin pravastatin aspirin clopidogrel ticagrelor warfarin apixaban rivaroxaban
-    edoxaban dabigatran heparin levothyroxine salbutamol ventolin albuterol beclometasone budesonide
-    fluticasone symbicort seretide montelukast tiotropium prednisolone prednisone hydrocortisone
-    dexamethasone sertraline citalopram escitalopram fluoxetine paroxetine venlafaxine duloxetine
-    mirtazapine amitriptyline nortriptyline trazodone bupropion wellbutrin diazepam lorazepam alprazolam
-    zopiclone zolpidem gabapentin pregabalin methotrexate hydroxychloroquine sulfasalazine allopurinol
-    colchicine cetirizine loratadine fexofenadine chlorphenamine buscopan hyoscine dioralyte loperamide
-    imodium senna lactulose laxido movicol ondansetron metoclopramide domperidone sumatriptan topiramate
-    lamotrigine levetiracetam sodium valproate carbamazepine lithium quetiapine olanzapine risperidone
-    aripiprazole haloperidol donepezil memantine tamsulosin finasteride sildenafil estradiol levonorgestrel
-    microgynon cerazette folic ferrous vitamin epipen adrenaline naloxone methadone buprenorphine nicotine
-    tylenol advil motrin robitussin mucinex flonase claritin zyrtec benadryl meloxicam celecoxib
-    cyclobenzaprine tizanidine baclofen mupirocin nystatin clotrimazole fluconazole terbinafine acyclovir
-    aciclovir valacyclovir oseltamivir glipizide glimepiride pioglitazone jardiance ozempic semaglutide
-    trulicity dulaglutide liraglutide victoza lantus humalog novorapid januvia eliquis xarelto plavix
-    coumadin lipitor crestor zocor norvasc lopressor toprol coreg zestril prinivil cozaar protonix
-    prilosec nexium pepcid zantac synthroid keflex augmentin bactrim cipro levaquin flagyl valtrex
-    tamiflu zofran reglan flexeril neurontin lyrica ambien xanax ativan valium klonopin clonazepam
-    zoloft prozac lexapro celexa paxil effexor cymbalta remeron elavil desyrel abilify seroquel zyprexa
-    risperdal lamictal keppra depakote tegretol topamax imitrex humira enbrel remicade prolia fosamax
-    alendronate calcium magnesium potassium iron b12""".split()
-)
 _DRUG_STEMS = re.compile(
     r"\b[a-z]{3,}(?:pril|olol|sartan|statin|prazole|cillin|mycin|cycline|floxacin|dipine|xaban|gliptin|"
     r"gliflozin|triptan|tidine|oxetine|zepam|azolam|codone|olone|isone|afil|mab|nib|vir)\b"
 )
-_NUMBER_WORDS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-    "hundred": 100,
-    "thousand": 1000,
-    "twice": 2,
-}
+_NUMBER_WORDS = {**NUMBER_WORDS, "twice": 2}
 _NOT_COUNT_BEFORE = frozenset({"no", "any", "every", "some", "the", "this", "that", "which", "each", "anyone"})
 _NOT_COUNT_AFTER = frozenset({"of", "another", "else", "thing", "day"})
 # "may" is left out: in notes it is nearly always the verb.
@@ -217,8 +158,8 @@ def numbers_in(text: str) -> set[str]:
 
 
 def medicines_in(text: str) -> set[str]:
-    words = _words(text)
-    found = {w for w in words if w in MEDICINES}
+    """The medicine lexicon's names, and words that end like a drug class (-pril, -statin, ...)."""
+    found = shared.medicines_in(text)
     found |= {m.group(0) for m in _DRUG_STEMS.finditer(text.lower())}
     return found
 
@@ -350,19 +291,11 @@ _ABBREVIATIONS = {"ot": "occupational therapist", "dfg": "disabled facilities gr
 @lru_cache(maxsize=65536)
 def lexical_tokens(text: str) -> frozenset[str]:
     """Content-word stems (Snowball) and numbers (`numbers_in`) of a text, abbreviations spelt out."""
-    stemmer = _snowball()
     words = []
     for w in re.findall(r"[a-z][a-z0-9']*", text.lower()):
         words.extend(_ABBREVIATIONS.get(w, w).split())
-    stems = {stemmer.stemWord(w) for w in words if w not in _STOPWORDS and len(w) > 2 and w not in _NUMBER_WORDS}
+    stems = {snowball_stem(w) for w in words if w not in _STOPWORDS and len(w) > 2 and w not in _NUMBER_WORDS}
     return frozenset(stems | numbers_in(text))
-
-
-@cache
-def _snowball() -> Any:
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("english")
 
 
 def lexical_coverage(fact: str, statement: str) -> float:
@@ -511,14 +444,9 @@ def _said_across(fact: str, rows: list[int], candidates: list[int], sim: Any, be
 
 # --- source grounding: is a draft statement supported by the transcript? ------------------------------
 
-_STOPWORDS = frozenset(
-    """a an the and or but if of to in on at by for with from into onto about as is are was were be been being
-    am do does did has have had having he she it they them his her its their theirs him i me my we our you
-    your yours this that these those there here who whom whose which what when where why how all any both
-    each few more most other some such only own same so than too very can will just should would could may
-    might must shall also not no nor patient patients reports reported report states stated says said
-    notes noted today currently well per""".split()
-)
+# The shared stopwords, and words every clinical note uses that say nothing about this visit.
+_STOPWORDS = STOPWORDS | frozenset(
+    "currently may might must no not onto patient patients per shall today whose will".split())
 _UNIT_SYNONYMS = {
     "mg": "milligram",
     "mcg": "microgram",
@@ -547,11 +475,7 @@ def _whisper_norm() -> object:
 
 
 def _stem(word: str) -> str:
-    word = _UNIT_SYNONYMS.get(word, word)
-    for suffix in ("ing", "ies", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
+    return snowball_stem(_UNIT_SYNONYMS.get(word, word))
 
 
 @lru_cache(maxsize=65536)

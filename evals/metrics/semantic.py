@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from assistant.text import written_sentences
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -81,7 +83,6 @@ def get_embedder(settings: Settings | None = None) -> Embedder:
         return _embedder
 
 
-_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9•-])")
 _BULLET = re.compile(r"^\s*(?:[•*\-–]|\d+[.)])\s+")
 
 
@@ -92,7 +93,7 @@ def split_sentences(text: str) -> list[str]:
         line = _BULLET.sub("", line).strip()
         if not line:
             continue
-        out.extend(p.strip() for p in _SENT_SPLIT.split(line) if p.strip())
+        out.extend(written_sentences(line))
     return out
 
 

@@ -22,6 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from assistant.text import medicine_names
+
 NormaliserName = Literal["primock57", "whisper", "omi"]
 NORMALISERS: tuple[NormaliserName, ...] = ("primock57", "whisper", "omi")
 
@@ -178,72 +180,13 @@ def error_rates(reference: str, hypothesis: str, norm: NormaliserName = "whisper
 
 # --- domain terms ---------------------------------------------------------------------------------
 
-# A small built-in lexicon of words whose mis-recognition changes a record: common UK primary-care
-# medicines and social-care / safeguarding vocabulary. A lexicon file (one term per line) can extend it.
-DOMAIN_TERMS: tuple[str, ...] = (
-    # medicines
-    "paracetamol",
-    "ibuprofen",
-    "naproxen",
-    "codeine",
-    "co-codamol",
-    "tramadol",
-    "morphine",
-    "amoxicillin",
-    "penicillin",
-    "flucloxacillin",
-    "clarithromycin",
-    "doxycycline",
-    "trimethoprim",
-    "nitrofurantoin",
-    "metronidazole",
-    "omeprazole",
-    "lansoprazole",
-    "metformin",
-    "gliclazide",
-    "insulin",
-    "ramipril",
-    "lisinopril",
-    "amlodipine",
-    "bisoprolol",
-    "atenolol",
-    "furosemide",
-    "simvastatin",
-    "atorvastatin",
-    "aspirin",
-    "clopidogrel",
-    "warfarin",
-    "apixaban",
-    "rivaroxaban",
-    "levothyroxine",
-    "salbutamol",
+# Words whose mis-recognition changes a record: the medicine lexicon (`assistant.text.medicine_names`) and
+# these clinical, social-care and safeguarding terms.
+CARE_TERMS: tuple[str, ...] = (
     "inhaler",
-    "beclometasone",
-    "prednisolone",
-    "sertraline",
-    "citalopram",
-    "fluoxetine",
-    "mirtazapine",
-    "amitriptyline",
-    "diazepam",
-    "lorazepam",
-    "zopiclone",
-    "gabapentin",
-    "pregabalin",
-    "methotrexate",
     "antihistamine",
-    "cetirizine",
-    "loratadine",
-    "buscopan",
-    "dioralyte",
-    "loperamide",
-    "senna",
-    "lactulose",
     "antibiotics",
     "contraceptive",
-    "epipen",
-    "sumatriptan",
-    # clinical and care vocabulary
     "allergy",
     "allergic",
     "asthma",
@@ -290,11 +233,15 @@ DOMAIN_TERMS: tuple[str, ...] = (
 )
 
 
-def domain_terms_in(text: str, terms: Iterable[str] = DOMAIN_TERMS) -> list[str]:
+def domain_terms() -> tuple[str, ...]:
+    return (*medicine_names(), *CARE_TERMS)
+
+
+def domain_terms_in(text: str, terms: Iterable[str] | None = None) -> list[str]:
     """Terms (normalised the PriMock57 way, so hyphens and case do not matter) that occur in `text`."""
     norm = f" {normalise_primock57(text)} "
     found = []
-    for term in terms:
+    for term in domain_terms() if terms is None else terms:
         t = normalise_primock57(term)
         if t and f" {t} " in norm:
             found.append(t)
@@ -307,14 +254,14 @@ class TermRecall(BaseModel):
     recall: float | None = Field(description="None when the reference holds no domain term")
 
 
-def domain_term_recall(reference: str, hypothesis: str, terms: Sequence[str] = DOMAIN_TERMS) -> TermRecall:
+def domain_term_recall(reference: str, hypothesis: str, terms: Sequence[str] | None = None) -> TermRecall:
     """Share of the domain terms present in the reference that the hypothesis also contains.
 
     American/British spellings are treated alike (diarrhoea = diarrhea) by mapping both sides through
     Whisper's spelling table first, so a correct ASR output in the other spelling is not a miss.
     """
     spell = _spelling()
-    ref_terms = domain_terms_in(spell(reference), [spell(normalise_primock57(t)) for t in terms])
+    ref_terms = domain_terms_in(spell(reference), [spell(normalise_primock57(t)) for t in terms or domain_terms()])
     hyp = f" {spell(normalise_primock57(hypothesis))} "
     missed = [t for t in ref_terms if f" {t} " not in hyp]
     recall = None if not ref_terms else 1 - len(missed) / len(ref_terms)

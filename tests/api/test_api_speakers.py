@@ -28,19 +28,22 @@ def test_speakers_and_present_are_stored_on_the_job(alice: Client) -> None:
     with alice.http.app.state.db.session() as s:  # type: ignore[attr-defined]
         job = s.get(Job, job_id)
         assert job.speakers == 3
-        assert job.present == [{"name": "Priya Shah", "role": "social worker"},
-                               {"name": "Leanne Hart", "role": "mother"}, {"name": "Kai", "role": ""},
-                               {"name": "Jo Bloggs", "role": ""}]
+        assert job.present == [{"name": "Priya Shah", "role": "social worker", "relationship": ""},
+                               {"name": "Leanne Hart", "role": "mother", "relationship": ""},
+                               {"name": "Kai", "role": "", "relationship": ""},
+                               {"name": "Jo Bloggs", "role": "", "relationship": ""}]
     out = alice.get(f"/api/jobs/{job_id}").json()
-    assert out["speakers"] == 3 and out["present"][0] == {"name": "Priya Shah", "role": "social worker"}
+    assert out["speakers"] == 3
+    assert out["present"][0] == {"name": "Priya Shah", "role": "social worker", "relationship": ""}
 
 
-def test_roles_may_hold_commas_and_blank_fields_mean_not_given(alice: Client) -> None:
+def test_a_comma_in_the_brackets_gives_a_relationship_and_blank_fields_mean_not_given(alice: Client) -> None:
     r = _upload(alice, present="Sam Lee (carer, paid), Sam Lee (carer, paid)", speakers="")
     assert r.status_code == 202, r.text
     with alice.http.app.state.db.session() as s:  # type: ignore[attr-defined]
         job = s.get(Job, r.json()["job_id"])
-        assert job.present == [{"name": "Sam Lee", "role": "carer, paid"}], "an exact repeat counts once"
+        assert job.present == [{"name": "Sam Lee", "role": "carer", "relationship": "paid"}], \
+            "as in a transcript's Present: line; an exact repeat counts once"
         assert job.speakers is None
     r = _upload(alice, present="  \n ", speakers=" ")
     assert r.status_code == 202

@@ -67,7 +67,7 @@ def test_report_shows_stable_keys_targets_and_gaps(tmp_path: Path) -> None:
     text = (tmp_path / "report.md").read_text()
     rows = {r[0]: r for r in report.headline_rows(results)}
     assert set(rows) == {"asr.ratio", "asr.rtf", "drafting.total_s", "drafting.long_total_s",
-                         "memory.serve_peak_rss_mb", "api.upload_p95_ms",
+                         "memory.serve_peak_rss_mb", "api.upload_p95_ms", "api_celery.upload_p95_ms",
                          "crash.redis.kill_to_resumed_progress.p95_s",
                          "crash.rabbitmq.kill_to_resumed_progress.p95_s"}
     assert rows["asr.ratio"][2:] == ("0.98", ">= 0.97", "yes")

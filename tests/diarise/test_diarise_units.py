@@ -87,7 +87,6 @@ def test_speaker_names_map_labels_to_participants() -> None:
     # A second mapping starts from the original labels, and can correct the first.
     again = apply_speaker_names(named, {"speaker_1": "Leanne Price", "speaker_2": "Sarah Okafor"})
     assert [s.speaker for s in again.segments] == ["Leanne Price", "Sarah Okafor", "Leanne Price"]
-    assert "speaker_1" in again.labelled_lines()[0] or "Leanne Price" in again.labelled_lines()[0]
     with pytest.raises(ValueError, match="speaker_9"):
         apply_speaker_names(t, {"speaker_9": "Nobody"})
 

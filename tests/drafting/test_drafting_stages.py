@@ -122,9 +122,13 @@ def test_a_sentence_the_model_left_in_the_speakers_words_is_kept_as_their_quote(
     unit = Unit(key=14, segment_ids=[14], speaker="Leanne", name="Leanne Hart", group="family",
                 text="Yes, I'll ring the surgery tomorrow morning.")
     copied = as_note("Leanne said I'll ring the surgery tomorrow morning.", [unit], spec, cast, [])
-    assert copied.kind == "quote" and copied.text == 'Leanne Hart said: "I\'ll ring the surgery tomorrow morning."'
-    second = as_note("He will leave you with the form.", [unit], spec, cast, [])
-    assert second.kind == "quote" and second.attributed_to == "Leanne Hart"
+    assert copied.kind == "quote" and copied.text == 'Leanne Hart said: "Yes, I\'ll ring the surgery tomorrow morning."'
+    # A rewording in the second person quotes the line it rewords, as said and by whom: never the model's words.
+    worker = Unit(key=13, segment_ids=[13], speaker="Sam", name="Sam Reid", group="worker",
+                  text="I'll leave you with the form and ring the school on Monday.")
+    second = as_note("He will leave you with the form.", [unit, worker], spec, cast, [])
+    assert second.kind == "quote" and second.attributed_to == "Sam Reid" and second.evidence == [13]
+    assert second.text == 'Sam Reid said: "I\'ll leave you with the form and ring the school on Monday."'
     note = as_note("Leanne will ring the surgery tomorrow morning.", [unit], spec, cast, [])
     assert note.kind == "action" and note.attributed_to == "Leanne Hart" and note.evidence == [14]
 
@@ -157,11 +161,28 @@ def test_an_empty_chief_complaint_is_opened_by_the_first_history_line() -> None:
                  text="I've had a cough for two weeks.")
     later = Unit(key=4, segment_ids=[4], speaker="patient", name="Patient", group="subject",
                  text="It's worse at night.")
-    placed = by_section([Placement(unit=cough, section="hpi", relevance=0.9),
+    greeting = Unit(key=0, segment_ids=[0], speaker="doctor", name="Doctor", group="worker",
+                    text="Come in, what can I do for you today?")
+    placed = by_section([Placement(unit=greeting, section="hpi", relevance=0.9),
+                         Placement(unit=cough, section="hpi", relevance=0.9),
                          Placement(unit=later, section="hpi", relevance=0.9)], template)
-    assert [u.key for u in placed["chief_complaint"]] == [2] and [u.key for u in placed["hpi"]] == [2, 4]
+    # The patient's own first line states the complaint, not the doctor's opening.
+    assert [u.key for u in placed["chief_complaint"]] == [2] and [u.key for u in placed["hpi"]] == [0, 2, 4]
     # A chief complaint the sectioner found is kept as it is.
     stated = cough.model_copy(update={"key": 1, "segment_ids": [1]})
     placed = by_section([Placement(unit=stated, section="chief_complaint", relevance=0.9),
                          Placement(unit=later, section="hpi", relevance=0.9)], template)
     assert [u.key for u in placed["chief_complaint"]] == [1]
+
+
+def test_a_summary_sentence_that_echoes_the_task_is_dropped_or_unlabelled() -> None:
+    from assistant.drafting.summary import without_task_wording
+
+    assert without_task_wording("What was agreed: Kieran Doherty will do what, by when.") == ""
+    assert without_task_wording("What the people spoken to said about how things are is that Irene is sore.") == \
+        "Irene is sore."
+    assert without_task_wording("Kerry said the people spoken to were fine.") == ""
+    assert without_task_wording("What was agreed: Graham will stay off work for 7 days.") == \
+        "Graham will stay off work for 7 days."
+    assert without_task_wording("Kerry will ring the housing office on Monday.") == \
+        "Kerry will ring the housing office on Monday."

@@ -148,6 +148,11 @@ def test_questions_and_pleasantries_are_not_notes() -> None:
     assert not_a_note("Has Dean been in touch since Saturday?")
     assert not_a_note("Kerry said thank you, it helps to have a plan.")
     assert not not_a_note("Kerry will ring the housing office on Monday.")
+    # A question reported without its answer is still a question; with its answer it is a note.
+    assert not_a_note("Helen asks if Graham is still taking both ramipril and atorvastatin.")
+    assert not_a_note("Mark Ellison asks how Shannon is doing.")
+    assert not not_a_note("Laura asked if Irene was hurt and needed an ambulance, but she said no.")
+    assert not not_a_note("Graham asked about driving and Helen advised him not to drive for work.")
 
 
 def test_a_sentence_cut_off_mid_way_is_flagged_truncated() -> None:

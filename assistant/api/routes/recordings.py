@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,9 @@ from sqlalchemy import Table, select
 from assistant.api.errors import ApiError
 from assistant.api.routes.common import User, owned
 from assistant.api.schemas import BAD_CHARS, Accepted, Deleted, UploadForm
-from assistant.api.uploads import ParsedUpload, discard, file_sha256, receive_upload
+from assistant.api.uploads import ParsedUpload, discard, receive_upload
 from assistant.audit import append as audit
-from assistant.store.db import WriterBusy
+from assistant.store.blobs import file_sha256
 from assistant.store.tables import Job, Recording, new_id
 
 router = APIRouter(prefix="/api")
@@ -27,10 +26,6 @@ _JOBS: Table = Job.__table__  # type: ignore[assignment]
 # Uploads up to this size are checked and stored on the event loop in the embedded deployment (see _store):
 # FFmpeg's header parsing, the hash and a copy between filesystems grow with the file.
 QUICK_ACCEPT_BYTES = 4 * 1024 * 1024
-# A quick upload whose commit meets another writer (a job's progress, another API process's upload) tries again
-# on the loop after these pauses before it takes a worker-thread trip: a commit holds the lock for far less
-# than the pauses add up to, and a thread trip costs a burst of uploads far more than the wait.
-WRITER_RETRY_PAUSES_S = (0.0005, 0.001, 0.002, 0.004, 0.008)
 
 _DISK_FULL = "the server's disk is full; nothing was saved"
 _FORM_SCHEMA = UploadForm.model_json_schema()
@@ -86,9 +81,9 @@ async def _store(app: Any, user: str, upload: ParsedUpload, form: UploadForm, re
     A small upload in the embedded deployment (SQLite and files on this machine) is checked and stored on
     the event loop: its work is bounded by its size (QUICK_ACCEPT_BYTES) and costs less than a worker-thread
     trip, which in a burst of uploads waits for the GIL at each of its system calls (README, "Speed"). A
-    bigger file, a remote store or database, a file that must be decoded to find its length, and a commit
-    that still meets another writer after the pauses of WRITER_RETRY_PAUSES_S take one trip to a worker
-    thread."""
+    commit that meets a job's write waits for it in SQLite's busy handler, as briefly as that write lasts. A
+    bigger file, a remote store or database and a file that must be decoded to find its length take one trip
+    to a worker thread."""
 
     def moved(info: dict[str, Any]) -> dict[str, Any]:
         """The checked upload's SHA-256, and the move into the store. Through the BlobStore: workers on
@@ -97,10 +92,10 @@ async def _store(app: Any, user: str, upload: ParsedUpload, form: UploadForm, re
         upload.file_path = Path(app.blobs.put_file(upload.file_path, f"uploads/{rec_id}.{info['format']}"))
         return info
 
-    def committed(info: dict[str, Any], wait: bool) -> str:
+    def committed(info: dict[str, Any]) -> str:
         """The recording and job rows with the audit entry; returns the job id."""
         job_id = new_id()
-        with app.db.session(wait=wait) as s:
+        with app.db.session() as s:
             # Core inserts on the tables, statements built once: a fraction of the ORM's cost.
             s.execute(_RECORDINGS.insert(), dict(
                 id=rec_id, owner_id=user, filename=upload.filename or "recording", path=str(upload.file_path),
@@ -116,17 +111,8 @@ async def _store(app: Any, user: str, upload: ParsedUpload, form: UploadForm, re
     if app.quick_accept and upload.size <= QUICK_ACCEPT_BYTES:
         info = app.inspect_audio(upload.file_path, find_duration=False)
         if info["duration"] is not None:
-            moved(info)
-            for pause in WRITER_RETRY_PAUSES_S:
-                try:
-                    return committed(info, wait=False)
-                except WriterBusy:
-                    await asyncio.sleep(pause)
-            try:
-                return committed(info, wait=False)
-            except WriterBusy:  # still busy: the rows wait their turn in a thread; the file is in place
-                return await run_in_threadpool(committed, info, True)
-    return await run_in_threadpool(lambda: committed(moved(app.inspect_audio(upload.file_path)), True))
+            return committed(moved(info))
+    return await run_in_threadpool(lambda: committed(moved(app.inspect_audio(upload.file_path))))
 
 
 @router.delete("/recordings/{recording_id}", response_model=Deleted)
