@@ -10,6 +10,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 SAMPLES_DIR = Path(__file__).resolve().parent
 ROOT = SAMPLES_DIR.parent
@@ -17,8 +18,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from assistant.records import CaseRecord  # noqa: E402
-from assistant.templates import TemplateError, get_template  # noqa: E402
-from assistant.transcript import parse_text  # noqa: E402
+from assistant.templates import Template, TemplateError, get_template  # noqa: E402
+from assistant.transcript import Transcript, parse_text  # noqa: E402
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 KINDS = {"observed", "reported", "opinion", "action", "decision", "quote"}
@@ -62,7 +63,7 @@ def speaker_to_participant(labels: list[str], names: list[str]) -> dict[str, str
     return out
 
 
-def check_sample(sample_id: str, samples_dir: Path = SAMPLES_DIR) -> list[str]:  # noqa: C901
+def check_sample(sample_id: str, samples_dir: Path = SAMPLES_DIR) -> list[str]:
     """Return a list of problems (empty when the folder follows the format)."""
     d = samples_dir / sample_id
     probs: list[str] = []
@@ -75,24 +76,49 @@ def check_sample(sample_id: str, samples_dir: Path = SAMPLES_DIR) -> list[str]: 
         return probs
     meta = load_json(d / "meta.json")
     assert isinstance(meta, dict)
-    if meta.get("id") != sample_id:
-        probs.append(f"meta id {meta.get('id')!r} != folder name")
-    for key in ("template", "title", "domain", "tests", "voices", "adversarial"):
-        if key not in meta:
-            probs.append(f"meta.json lacks {key!r}")
+    probs += _check_meta(sample_id, meta)
     try:
         template = get_template(meta.get("template", ""))
     except TemplateError as exc:
         return [*probs, str(exc)]
     if meta.get("domain") != template.domain:
         probs.append(f"meta domain {meta.get('domain')!r} != template domain {template.domain!r}")
+    transcript = _check_transcript(d, sample_id, meta, probs)
+    try:
+        record = CaseRecord.model_validate_json((d / "gold.json").read_text(encoding="utf-8"))
+    except ValueError as exc:
+        return [*probs, f"gold.json is not a valid CaseRecord: {exc}"]
+    stmt_ids = _check_gold(record, template, transcript, probs)
+    _check_summary(d, meta, record, probs)
+    facts = load_json(d / "facts.json")
+    if not isinstance(facts, list):
+        return [*probs, "facts.json must be a list"]
+    _check_facts(facts, set(stmt_ids), {p.name for p in transcript.participants}, probs)
+    return probs
+
+
+def _check_meta(sample_id: str, meta: dict[str, Any]) -> list[str]:
+    probs: list[str] = []
+    if meta.get("id") != sample_id:
+        probs.append(f"meta id {meta.get('id')!r} != folder name")
+    for key in ("template", "title", "domain", "tests", "voices", "adversarial"):
+        if key not in meta:
+            probs.append(f"meta.json lacks {key!r}")
     for tag in meta.get("adversarial", []):
         if tag not in ADVERSARIAL:
             probs.append(f"unknown adversarial tag {tag!r}")
     for v in meta.get("audio_variants", []):
         if v not in VARIANTS:
             probs.append(f"unknown audio variant {v!r}")
+    for label, v in meta.get("voices", {}).items():
+        if not isinstance(v, dict) or not {"voice", "speed", "pitch"} <= set(v):
+            probs.append(f"voice for {label!r} needs voice, speed, pitch")
+        elif not (80 <= int(v["speed"]) <= 450 and 0 <= int(v["pitch"]) <= 99):
+            probs.append(f"voice for {label!r}: speed or pitch out of range")
+    return probs
 
+
+def _check_transcript(d: Path, sample_id: str, meta: dict[str, Any], probs: list[str]) -> Transcript:
     audio_only = is_audio_only(meta)
     text = ""
     if audio_only:
@@ -119,21 +145,14 @@ def check_sample(sample_id: str, samples_dir: Path = SAMPLES_DIR) -> list[str]: 
         words = transcript.word_count
         if not is_short(meta) and not WORDS_MIN <= words <= WORDS_MAX:
             probs.append(f"transcript has {words} words, want {WORDS_MIN}-{WORDS_MAX}")
-    for label, v in meta.get("voices", {}).items():
-        if not isinstance(v, dict) or not {"voice", "speed", "pitch"} <= set(v):
-            probs.append(f"voice for {label!r} needs voice, speed, pitch")
-        elif not (80 <= int(v["speed"]) <= 450 and 0 <= int(v["pitch"]) <= 99):
-            probs.append(f"voice for {label!r}: speed or pitch out of range")
-
     for sid in meta.get("expect", {}).get("leave_out_request_segments", []):
         if sid not in {s.id for s in transcript.segments}:
             probs.append(f"expect.leave_out_request_segments: no segment {sid}")
+    return transcript
 
-    # gold.json
-    try:
-        record = CaseRecord.model_validate_json((d / "gold.json").read_text(encoding="utf-8"))
-    except ValueError as exc:
-        return [*probs, f"gold.json is not a valid CaseRecord: {exc}"]
+
+def _check_gold(record: CaseRecord, template: Template, transcript: Transcript, probs: list[str]) -> list[str]:
+    """Problems of gold.json against its template and transcript; the statement ids, in order."""
     if record.template_id != template.id:
         probs.append(f"gold template {record.template_id!r} != meta template {template.id!r}")
     if record.provenance.engine != "gold":
@@ -170,19 +189,19 @@ def check_sample(sample_id: str, samples_dir: Path = SAMPLES_DIR) -> list[str]: 
                     probs.append(f"{st.id}: evidence id {e} not in transcript")
     if len(set(stmt_ids)) != len(stmt_ids) or stmt_ids != [f"s{i}" for i in range(1, len(stmt_ids) + 1)]:
         probs.append("statement ids must be s1, s2, ... in order")
+    return stmt_ids
 
+
+def _check_summary(d: Path, meta: dict[str, Any], record: CaseRecord, probs: list[str]) -> None:
     summary = (d / "summary.txt").read_text(encoding="utf-8").strip()
     if record.summary.strip() != summary:
         probs.append("gold summary != summary.txt (rerun build_gold.py)")
     n = len(summary.split())
-    if not (is_short(meta) or audio_only) and not SUMMARY_MIN <= n <= SUMMARY_MAX:
+    if not (is_short(meta) or is_audio_only(meta)) and not SUMMARY_MIN <= n <= SUMMARY_MAX:
         probs.append(f"summary has {n} words, want {SUMMARY_MIN}-{SUMMARY_MAX}")
 
-    facts = load_json(d / "facts.json")
-    if not isinstance(facts, list):
-        return [*probs, "facts.json must be a list"]
-    known = set(stmt_ids)
-    participant_names = {p.name for p in transcript.participants}
+
+def _check_facts(facts: list[Any], known: set[str], participant_names: set[str], probs: list[str]) -> None:
     for f in facts:
         fid = f.get("id", "?")
         for key in ("id", "text", "about", "critical", "statements"):
@@ -195,7 +214,6 @@ def check_sample(sample_id: str, samples_dir: Path = SAMPLES_DIR) -> list[str]: 
         for sid in f.get("statements", []):
             if sid not in known:
                 probs.append(f"fact {fid} cites unknown statement {sid}")
-    return probs
 
 
 def main(argv: list[str]) -> int:

@@ -24,6 +24,7 @@ from assistant.config import Settings, get_settings
 from assistant.jobs import JobQueue
 from assistant.jobs.local import LocalJobQueue
 from assistant.jobs.stages import Engines, JobRunner
+from assistant.store.base import BlobStore
 from assistant.store.blobs import FilesystemBlobStore, blob_store
 from assistant.store.db import Database
 
@@ -88,6 +89,14 @@ def warm_up(check: Callable[..., dict[str, Any]], tmp_dir: Path) -> None:
         pass  # each request that names a template reports the problem
 
 
+def _job_queue(settings: Settings, db: Database, engines: Engines, blobs: BlobStore) -> JobQueue:
+    if settings.jobs.queue == "celery":  # workers run the jobs; this process only publishes job ids
+        from assistant.jobs.celery_queue import CeleryJobQueue
+
+        return CeleryJobQueue(settings, db)
+    return LocalJobQueue(db, JobRunner(settings, db, engines, blobs), settings, workers=settings.jobs.workers)
+
+
 def create_app(settings: Settings | None = None, *, engines: Engines | None = None) -> FastAPI:
     """The app of one API process. Several processes (uvicorn's `--workers`, gunicorn) each build their own
     from the environment's settings; they then share the database and hand jobs to Celery."""
@@ -102,14 +111,7 @@ def create_app(settings: Settings | None = None, *, engines: Engines | None = No
         db = Database(settings)
         shared = engines or Engines(settings)
         blobs = blob_store(settings)
-        queue: JobQueue
-        if settings.jobs.queue == "celery":  # workers run the jobs; this process only publishes job ids
-            from assistant.jobs.celery_queue import CeleryJobQueue
-
-            queue = CeleryJobQueue(settings, db)
-        else:
-            queue = LocalJobQueue(db, JobRunner(settings, db, shared, blobs), settings,
-                                  workers=settings.jobs.workers)
+        queue = _job_queue(settings, db, shared, blobs)
         app.state.db, app.state.queue, app.state.engines, app.state.blobs = db, queue, shared, blobs
         app.state.local_user_id = ensure_local_user(db)
         app.state.inspect_audio = inspect_audio(settings)

@@ -12,7 +12,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from assistant.diarise.base import SPEAKER_LABEL
 from assistant.records.edits import BAD_CHARS, RecordPatch, StatementAdd, StatementEdit, Text, clean_text
-from assistant.transcript import parse_person, present_parts
+from assistant.transcript import Participant, parse_person, present_parts
 
 __all__ = ["BAD_CHARS", "SPEAKER_LABEL", "RecordPatch", "StatementAdd", "StatementEdit", "Text"]
 
@@ -22,12 +22,8 @@ class Accepted(BaseModel):
     recording_id: str | None = None
 
 
-class PresentPerson(BaseModel):
-    """One of the people present, as given with an upload."""
-
-    name: str
-    role: str = ""
-    relationship: str = ""
+class PresentPerson(Participant):
+    """One of the people present, as given with an upload: a transcript's participant."""
 
 
 class JobEvent(BaseModel):

@@ -126,9 +126,9 @@ class JobRunner:
 
     def _claim(self, job_id: str, stage: str, s: Any) -> Job | None:
         """Mark the job running for `stage`, counting the attempt; None when there is nothing to do."""
-        job = s.get(Job, job_id)
-        if job is None or job.state in ("done", "failed"):
-            return None  # idempotent: deleted, or already finished by another worker
+        job = self._unfinished(s, job_id)
+        if job is None:
+            return None
         if job.state == "running":  # we hold the lock, so whoever set this died mid-stage
             log.warning("job %s: previous %s attempt was lost (worker died)", job_id, stage)
             event = lost_event(stage, job.holder)  # found by the broker's redelivery before any reaper
@@ -142,6 +142,12 @@ class JobRunner:
         job.holder, job.heartbeat_at, job.history = self.worker, utcnow(), resumed(job.history, self.worker)
         return job
 
+    @staticmethod
+    def _unfinished(s: Any, job_id: str) -> Job | None:
+        """The job, unless it is deleted or already finished (by another worker: stages are idempotent)."""
+        job = s.get(Job, job_id)
+        return None if job is None or job.state in ("done", "failed") else job
+
     def _beating(self, job_id: str) -> Heartbeat:
         return Heartbeat(self.db, self.settings, job_id, self.worker)
 
@@ -154,8 +160,7 @@ class JobRunner:
             if not held:
                 return "busy"
             with self.db.session() as s:
-                job = s.get(Job, job_id)
-                if job is None or job.state in ("done", "failed"):
+                if (job := self._unfinished(s, job_id)) is None:
                     return "skip"
                 if job.kind == "notes" or job.transcript is not None:
                     return "draft"  # nothing to transcribe, or done before a crash: don't redo it
@@ -183,8 +188,7 @@ class JobRunner:
             if not held:
                 return "busy"
             with self.db.session() as s:
-                job = s.get(Job, job_id)
-                if job is None or job.state in ("done", "failed"):
+                if (job := self._unfinished(s, job_id)) is None:
                     return "skip"
                 if job.kind != "notes" and job.transcript is None:
                     return "transcribe"

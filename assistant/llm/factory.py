@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from assistant.config import Settings
 from assistant.llm import ChatModel, LLMError, LLMInfo
@@ -82,6 +83,9 @@ class LLMRuntime:
         if self._chat is not None:
             return self._chat
         s = self.settings
+        # What both backends share: the output format, the time limit and deterministic sampling.
+        common: dict[str, Any] = {"response_format_style": _response_format_style(s), "timeout": s.llm.timeout_s,
+                                  "temperature": s.llm.temperature, "seed": s.llm.seed}
         if s.llm.backend == "embedded":
             import httpx
 
@@ -91,10 +95,7 @@ class LLMRuntime:
                 api_key=self.server.api_key,
                 model=self.server.alias,
                 backend="embedded",
-                response_format_style=_response_format_style(s),
-                timeout=s.llm.timeout_s,
-                temperature=s.llm.temperature,
-                seed=s.llm.seed,
+                **common,
                 max_retries=0,  # a loopback server that fails will fail again; say so at once
                 # trust_env=False: loopback traffic never goes through an HTTP(S)_PROXY from the environment.
                 http_client=httpx.Client(trust_env=False, timeout=s.llm.timeout_s),
@@ -112,10 +113,7 @@ class LLMRuntime:
                 api_key=s.llm.openai_api_key,
                 model=s.llm.model,
                 backend="openai",
-                response_format_style=_response_format_style(s),
-                timeout=s.llm.timeout_s,
-                temperature=s.llm.temperature,
-                seed=s.llm.seed,
+                **common,
                 max_retries=2,  # remote endpoints have transient 429/5xx
             )
             from assistant.llm.redact import maybe_redact
