@@ -24,14 +24,30 @@ VAD_PAD_MS = 100
 VAD_MAX_REGION_S = 30.0
 
 
+VAD_PIECE_SECONDS = 300.0
+
+
 def speech_regions(samples: np.ndarray) -> list[Region]:
-    """Speech stretches (seconds) from the Silero VAD model that ships inside faster-whisper."""
+    """Speech stretches (seconds) from the Silero VAD model that ships inside faster-whisper.
+
+    The VAD runs over pieces of VAD_PIECE_SECONDS: faster-whisper's VAD copies its whole input twice
+    (padded, then as overlapping frames), which for an hour of audio is half a gigabyte. A region cut by
+    a piece boundary is joined again."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     options = VadOptions(min_silence_duration_ms=VAD_MIN_SILENCE_MS, speech_pad_ms=VAD_PAD_MS,
                          max_speech_duration_s=VAD_MAX_REGION_S)
-    stamps = get_speech_timestamps(np.asarray(samples, dtype=np.float32), options, sampling_rate=SAMPLE_RATE)
-    return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
+    x = np.asarray(samples, dtype=np.float32)
+    piece = int(VAD_PIECE_SECONDS * SAMPLE_RATE)
+    regions: list[Region] = []
+    for lo in range(0, len(x), piece):
+        for s in get_speech_timestamps(x[lo:lo + piece], options, sampling_rate=SAMPLE_RATE):
+            start, end = (lo + s["start"]) / SAMPLE_RATE, (lo + s["end"]) / SAMPLE_RATE
+            if regions and start <= regions[-1][1]:  # one region cut by a piece boundary
+                regions[-1] = (regions[-1][0], end)
+            else:
+                regions.append((start, end))
+    return regions
 
 
 class EmbeddingDiariser:

@@ -128,31 +128,33 @@ class SpeakerEncoder:
     def embed(self, samples: np.ndarray, windows: Sequence[tuple[float, float]], batch: int = 256) -> np.ndarray:
         """Unit-length embeddings (n, 256) of ``windows`` ((start, end) seconds) of 16 kHz ``samples``.
 
-        The mel spectrogram is computed per window (plus a little context), so memory does not grow with
-        the length of the recording."""
+        The mel spectrogram is computed per window and per batch, so memory does not grow with the length
+        of the recording beyond the (n, 256) result."""
         import torch
 
         if not windows:
             return np.zeros((0, 256), dtype=np.float32)
-        mels = []
-        for start, end in windows:
-            lo = max(0, int(start * SAMPLE_RATE))
-            hi = max(lo + HOP, int(end * SAMPLE_RATE))
-            m = self.mel(samples[lo:hi])[:FRAMES_PER_WINDOW]
-            if len(m) < FRAMES_PER_WINDOW:  # short speech: zero frames, as Resemblyzer pads short audio
-                m = np.pad(m, ((0, FRAMES_PER_WINDOW - len(m)), (0, 0)))
-            mels.append(m)
-        out = []
+        out = np.empty((len(windows), 256), dtype=np.float32)
         with self._lock, torch.inference_mode():
             previous = torch.get_num_threads()
             if self.threads:
                 torch.set_num_threads(self.threads)
             try:
-                for i in range(0, len(mels), batch):
-                    out.append(self.net(torch.from_numpy(np.stack(mels[i:i + batch]))).numpy())
+                # One batch of spectrograms at a time: an hour's would not fit in the memory budget.
+                for i in range(0, len(windows), batch):
+                    mels = np.stack([self._window_mel(samples, start, end) for start, end in windows[i:i + batch]])
+                    out[i:i + len(mels)] = self.net(torch.from_numpy(mels)).numpy()
             finally:
                 torch.set_num_threads(previous)
-        return np.concatenate(out).astype(np.float32)
+        return out
+
+    def _window_mel(self, samples: np.ndarray, start: float, end: float) -> np.ndarray:
+        lo = max(0, int(start * SAMPLE_RATE))
+        hi = max(lo + HOP, int(end * SAMPLE_RATE))
+        m = self.mel(samples[lo:hi])[:FRAMES_PER_WINDOW]
+        if len(m) < FRAMES_PER_WINDOW:  # short speech: zero frames, as Resemblyzer pads short audio
+            m = np.pad(m, ((0, FRAMES_PER_WINDOW - len(m)), (0, 0)))
+        return m
 
 
 _shared: dict[int, SpeakerEncoder] = {}

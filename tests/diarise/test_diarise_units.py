@@ -44,6 +44,25 @@ def test_known_number_survives_an_outlier() -> None:
     assert _agree(labels[:-1], truth)
 
 
+@pytest.mark.parametrize("speakers", [None, 3])
+def test_long_recordings_cluster_a_subset_of_windows(monkeypatch: pytest.MonkeyPatch, speakers: int | None) -> None:
+    """Past MAX_LINKAGE_POINTS windows linkage sees a regular subset (its distance matrix grows with the
+    square of the windows) and every window takes its nearest cluster: the same partition."""
+    import assistant.diarise.cluster as clustering
+
+    emb, truth = _voices(3, 200, noise=0.1)
+    order = np.random.default_rng(1).permutation(len(emb))  # speakers interleaved, as in a conversation
+    emb, truth = emb[order], truth[order]
+    seen: list[int] = []
+    linkage = clustering._average_linkage
+    monkeypatch.setattr(clustering, "_average_linkage", lambda e: seen.append(len(e)) or linkage(e))
+    monkeypatch.setattr(clustering, "MAX_LINKAGE_POINTS", 100)
+    labels = cluster(emb, threshold=0.3, speakers=speakers)
+    assert seen and max(seen) <= 100
+    assert labels.max() + 1 == 3
+    assert _agree(labels, truth)
+
+
 def test_sliding_windows_cover_each_region() -> None:
     wins = sliding_windows([(0.0, 1.0), (2.0, 5.0)], window=1.6, hop=0.4)
     assert wins[0] == (0.0, 1.0)
