@@ -19,6 +19,9 @@ HOP_SECONDS = 0.4
 # number of people known, a quiet one (a child saying a few words) may hold little, so the bar is lower.
 MIN_SHARE_ESTIMATED = 0.04
 MIN_SHARE_KNOWN = 0.02
+# When estimating, a voice must also speak at least this long: in a short recording a few odd windows are
+# a large share of the speech.
+MIN_VOICE_SECONDS = 0.0
 VAD_MIN_SILENCE_MS = 250  # turn changes in conversation are short pauses: keep them as region edges
 VAD_PAD_MS = 100
 VAD_MAX_REGION_S = 30.0
@@ -89,7 +92,7 @@ class EmbeddingDiariser:
         regions = speech_regions(x)
         t1 = time.perf_counter()
         windows = sliding_windows(regions, WINDOW_SECONDS, HOP_SECONDS)
-        encoder = shared_encoder(self.settings.cpu_threads(self.settings.whisper_threads))
+        encoder = shared_encoder()
         embeddings = encoder.embed(x, windows)
         self.last_timing = {"vad_s": t1 - t0, "embed_s": time.perf_counter() - t1}
         return regions, windows, embeddings
@@ -108,8 +111,10 @@ class EmbeddingDiariser:
             return []
         cap = max_speakers or self.settings.diarise_max_speakers
         weights = np.array([e - s for s, e in windows])
+        speech = sum(e - s for s, e in regions)
+        min_share = MIN_SHARE_KNOWN if speakers else max(MIN_SHARE_ESTIMATED, MIN_VOICE_SECONDS / max(speech, 1e-9))
         labels = cluster(embeddings, weights, speakers=speakers, threshold=self.threshold, max_speakers=cap,
-                         min_share=MIN_SHARE_KNOWN if speakers else MIN_SHARE_ESTIMATED)
+                         min_share=min_share)
         labels = refine(embeddings, labels)
         return turns_from_windows(windows, embeddings, labels, regions)
 

@@ -167,6 +167,36 @@ def test_import_loads_no_model() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_numpy_encoder_matches_torch() -> None:
+    """The encoder runs in numpy; it must give what Resemblyzer's torch network gives, from the same
+    checkpoint (read with torch.load here) and the same spectrogram (torch.stft)."""
+    import torch
+
+    from assistant.diarise.encoder import HOP, N_FFT, TARGET_DBFS, SpeakerEncoder, weights_path
+
+    encoder = SpeakerEncoder()
+    state = torch.load(weights_path(), map_location="cpu", weights_only=True)["model_state"]
+    lstm, linear = torch.nn.LSTM(40, 256, 3, batch_first=True), torch.nn.Linear(256, 256)
+    lstm.load_state_dict({k[len("lstm."):]: v for k, v in state.items() if k.startswith("lstm.")})
+    linear.load_state_dict({"weight": state["linear.weight"], "bias": state["linear.bias"]})
+
+    x = (np.random.default_rng(0).normal(size=16_000 * 3) * 0.05).astype(np.float32)
+    scaled = x * (10 ** (TARGET_DBFS / 20) / np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    spec = torch.stft(torch.from_numpy(scaled.astype(np.float32)), N_FFT, HOP, window=torch.hann_window(N_FFT),
+                      center=True, pad_mode="constant", return_complex=True).abs().pow(2)
+    expected_mel = (torch.from_numpy(encoder._mel_basis) @ spec).T.numpy()
+    assert np.allclose(encoder.mel(x), expected_mel, rtol=1e-4, atol=1e-6 * expected_mel.max())
+
+    windows = [(0.0, 1.6), (0.5, 2.1), (1.4, 3.0), (2.5, 3.0)]
+    ours = encoder.embed(x, windows)
+    mels = torch.from_numpy(np.stack([encoder._window_mel(x, s, e) for s, e in windows]))
+    with torch.inference_mode():
+        _, (hidden, _) = lstm(mels)
+        raw = torch.relu(linear(hidden[-1]))
+        theirs = (raw / raw.norm(dim=1, keepdim=True)).numpy()
+    assert np.abs(ours - theirs).max() < 1e-4
+
+
 def test_mel_filters_match_librosa() -> None:
     """The encoder was trained on librosa's mel spectrogram; ours must be the same matrix."""
     librosa = pytest.importorskip("librosa")  # installed with resemblyzer
