@@ -54,3 +54,13 @@ def qwen_chat(session_settings: Settings) -> Iterator[ChatModel]:
 def smol_chat(session_settings: Settings) -> Iterator[ChatModel]:
     """`ChatModel` for SmolLM2-135M behind the embedded loopback server: fast protocol plumbing only."""
     yield from _embedded_chat(session_settings, "smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def jfk_wav() -> Path:
+    """jfk.wav, the one real human recording (11 s, one voice), used by the transcription and diarisation tests."""
+    env = os.environ.get("ASSISTANT_TEST_DATA_DIR")
+    path = (Path(env) if env else REPO / ".cache" / "test-data") / "jfk.wav"
+    require(path.is_file(), f"{path} is missing: run `make test-data` (it extracts whisper.cpp/samples/jfk.wav "
+                            "from the pywhispercpp==1.5.1 sdist) or set ASSISTANT_TEST_DATA_DIR")
+    return path

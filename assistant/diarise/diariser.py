@@ -17,11 +17,11 @@ WINDOW_SECONDS = 1.6  # the encoder's training length
 HOP_SECONDS = 0.4
 # A "speaker" with less of the speech than this is odd windows, folded into the nearest voice. With the
 # number of people known, a quiet one (a child saying a few words) may hold little, so the bar is lower.
-MIN_SHARE_ESTIMATED = 0.04
+# When estimating, a voice must also speak at least MIN_VOICE_SECONDS: in a short recording a few odd
+# windows are a large share of the speech. Both chosen by leave-one-recording-out (evals/diarise_tune.py).
+MIN_SHARE_ESTIMATED = 0.08
 MIN_SHARE_KNOWN = 0.02
-# When estimating, a voice must also speak at least this long: in a short recording a few odd windows are
-# a large share of the speech.
-MIN_VOICE_SECONDS = 0.0
+MIN_VOICE_SECONDS = 4.0
 VAD_MIN_SILENCE_MS = 250  # turn changes in conversation are short pauses: keep them as region edges
 VAD_PAD_MS = 100
 VAD_MAX_REGION_S = 30.0
