@@ -167,6 +167,19 @@ def test_import_loads_no_model() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_diarising_does_not_import_torch() -> None:
+    """torch's import alone is a quarter of the transcription stage's memory budget: the voice encoder
+    (weights and network) runs without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from assistant.diarise.encoder import shared_encoder; "
+            "x = (np.random.default_rng(0).normal(size=32000) * 0.1).astype(np.float32); "
+            "e = shared_encoder().embed(x, [(0.0, 1.6)]); print(e.shape, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "(1, 256) False"
+
+
 def test_numpy_encoder_matches_torch() -> None:
     """The encoder runs in numpy; it must give what Resemblyzer's torch network gives, from the same
     checkpoint (read with torch.load here) and the same spectrogram (torch.stft)."""
