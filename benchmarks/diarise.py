@@ -5,7 +5,7 @@ clustering) on ~3-minute synthetic mono recordings (espeak-ng, `assistant.diaris
 home visit and a four-voice meeting. Speed is audio seconds per wall second of `diarise` on
 `--threads` threads (default 2) after one warm-up run, median of `--runs`; CPU seconds are reported too,
 since on a shared machine wall time depends on the neighbours (see load_average). Memory: resident set
-before torch is imported, after the encoder is loaded, and the peak while diarising. Accuracy: DER
+before the encoder is loaded, after it is loaded, and the peak while diarising. Accuracy: DER
 (collar 0.25 s) with the number of speakers known and estimated, and WDER through the real transcription
 stage (Whisper `--model`, word timestamps) with the number known. Optionally (`--samples`) the same
 DER/WDER on the samples/ recordings via `evals.diarisation`. The `diarisation` section of
@@ -122,15 +122,12 @@ def run_benchmark(runs: int, threads: int, seconds: float, model: str, samples: 
     recordings = {name: _recording(name, seconds) for name in ("two_voices", "four_voices")}
     audio = {name: decode(d.path).samples for name, d in recordings.items()}
 
-    memory: dict[str, float] = {"before_torch_mb": round(_rss_mb(), 1)}
-    import torch  # noqa: F401  (measured: the encoder needs it, Whisper does not)
-
-    memory["after_torch_import_mb"] = round(_rss_mb(), 1)
+    memory: dict[str, float] = {"before_encoder_load_mb": round(_rss_mb(), 1)}
     from assistant.diarise import EmbeddingDiariser
     from assistant.diarise.encoder import shared_encoder
 
     t0 = time.perf_counter()
-    shared_encoder(threads)
+    shared_encoder()
     load_s = time.perf_counter() - t0
     memory["after_encoder_load_mb"] = round(_rss_mb(), 1)
     diariser = EmbeddingDiariser(settings)
@@ -169,7 +166,7 @@ def run_benchmark(runs: int, threads: int, seconds: float, model: str, samples: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.diarise", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per recording (median reported)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads for the encoder")
+    parser.add_argument("--threads", type=int, default=2, help="Whisper threads")
     parser.add_argument("--seconds", type=float, default=180.0, help="minimum length of each recording")
     parser.add_argument("--model", choices=["base", "tiny.en"], default="tiny.en", help="Whisper model for WDER")
     parser.add_argument("--samples", action="store_true", help="also score samples/*/audio.opus (slow)")

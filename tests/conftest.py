@@ -89,3 +89,13 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
     paths["image"].write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(512))
     paths["broken"].write_bytes(b"RIFF\x00\x10\x00\x00WAVE" + os.urandom(8192))
     return paths
+
+
+@pytest.fixture(scope="session")
+def jfk_wav() -> Path:
+    """jfk.wav, the one real human recording (11 s, one voice), used by the transcription and diarisation tests."""
+    env = os.environ.get("ASSISTANT_TEST_DATA_DIR")
+    path = (Path(env) if env else REPO / ".cache" / "test-data") / "jfk.wav"
+    require(path.is_file(), f"{path} is missing: run `make test-data` (it extracts whisper.cpp/samples/jfk.wav "
+                            "from the pywhispercpp==1.5.1 sdist) or set ASSISTANT_TEST_DATA_DIR")
+    return path

@@ -13,6 +13,9 @@ from assistant.diarise.base import SpeakerTurn, speaker_label
 
 Region = tuple[float, float]
 
+# Most windows clustered by linkage; longer recordings cluster a regular subset (see `cluster`).
+MAX_LINKAGE_POINTS = 2000
+
 
 def sliding_windows(regions: Sequence[Region], window: float, hop: float) -> list[Region]:
     """Windows of ``window`` seconds every ``hop`` seconds inside each speech region; a region shorter
@@ -61,6 +64,15 @@ def cluster(
     if n == 1 or speakers == 1:
         return np.zeros(n, dtype=int)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if n > MAX_LINKAGE_POINTS:
+        # Linkage holds all n*(n-1)/2 distances (and a copy), which grows past any memory budget for an
+        # hour of speech. Windows overlap, so every k-th one still hears all the speech: cluster those,
+        # then give every window its nearest cluster.
+        stride = -(-n // MAX_LINKAGE_POINTS)
+        sub = cluster(embeddings[::stride], w[::stride], speakers=speakers, threshold=threshold,
+                      max_speakers=max_speakers, min_share=min_share)
+        nearest = np.argmax(embeddings @ centroids(embeddings[::stride], sub).T, axis=1)
+        return np.unique(nearest, return_inverse=True)[1]
     tree = _average_linkage(embeddings)
     labels = absorb_small(embeddings, fcluster(tree, threshold, criterion="distance") - 1, w, min_share)
     if not speakers:

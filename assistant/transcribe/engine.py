@@ -52,9 +52,11 @@ LANGUAGE_NAMES = {
 }
 LANGUAGE_SAMPLE_SECONDS = 120  # VAD runs over this much; Whisper then listens to the first 30 s of speech
 
-# Long recordings are decoded in pieces of about 10 minutes: faster-whisper computes the log-mel features
-# (and their STFT) of everything it is given at once, so memory would grow with the recording.
-CHUNK_SECONDS = 600.0
+# Long recordings are decoded in pieces of about 2 minutes: faster-whisper computes the log-mel features
+# (and their STFT) of everything it is given at once, a transient that grows with the piece (a 10-minute
+# piece alone would take half the stage's 1 GB budget). A cut costs no context: Whisper decodes 30-s
+# windows, without the previous text (conditioning is off), and each cut is at a quiet moment.
+CHUNK_SECONDS = 120.0
 CHUNK_SEARCH_SECONDS = 10.0
 
 _models: dict[tuple[str, int], Any] = {}

@@ -8,6 +8,8 @@ benchmarks/diarise.py, not asserted here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -93,6 +95,12 @@ def test_one_voice_is_one_speaker(diariser: EmbeddingDiariser, one_voice: Dialog
     assert turns and {t.speaker for t in turns} == {"speaker_1"}
     speech = sum(t.end - t.start for t in turns)
     assert speech >= 0.8 * sum(t.end - t.start for t in one_voice.turns)
+
+
+def test_a_real_voice_alone_is_one_speaker(diariser: EmbeddingDiariser, jfk_wav: Path) -> None:
+    """jfk.wav, one real voice for 11 s, with no count given: the estimate must not split it."""
+    turns = diariser.diarise(decode(jfk_wav).samples)
+    assert turns and {t.speaker for t in turns} == {"speaker_1"}
 
 
 def test_silence_gives_no_turns(diariser: EmbeddingDiariser) -> None:

@@ -44,6 +44,25 @@ def test_known_number_survives_an_outlier() -> None:
     assert _agree(labels[:-1], truth)
 
 
+@pytest.mark.parametrize("speakers", [None, 3])
+def test_long_recordings_cluster_a_subset_of_windows(monkeypatch: pytest.MonkeyPatch, speakers: int | None) -> None:
+    """Past MAX_LINKAGE_POINTS windows linkage sees a regular subset (its distance matrix grows with the
+    square of the windows) and every window takes its nearest cluster: the same partition."""
+    import assistant.diarise.cluster as clustering
+
+    emb, truth = _voices(3, 200, noise=0.1)
+    order = np.random.default_rng(1).permutation(len(emb))  # speakers interleaved, as in a conversation
+    emb, truth = emb[order], truth[order]
+    seen: list[int] = []
+    linkage = clustering._average_linkage
+    monkeypatch.setattr(clustering, "_average_linkage", lambda e: seen.append(len(e)) or linkage(e))
+    monkeypatch.setattr(clustering, "MAX_LINKAGE_POINTS", 100)
+    labels = cluster(emb, threshold=0.3, speakers=speakers)
+    assert seen and max(seen) <= 100
+    assert labels.max() + 1 == 3
+    assert _agree(labels, truth)
+
+
 def test_sliding_windows_cover_each_region() -> None:
     wins = sliding_windows([(0.0, 1.0), (2.0, 5.0)], window=1.6, hop=0.4)
     assert wins[0] == (0.0, 1.0)
@@ -145,6 +164,49 @@ def test_import_loads_no_model() -> None:
     code = "import sys, assistant.diarise, assistant.transcribe; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_diarising_does_not_import_torch() -> None:
+    """torch's import alone is a quarter of the transcription stage's memory budget: the voice encoder
+    (weights and network) runs without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from assistant.diarise.encoder import shared_encoder; "
+            "x = (np.random.default_rng(0).normal(size=32000) * 0.1).astype(np.float32); "
+            "e = shared_encoder().embed(x, [(0.0, 1.6)]); print(e.shape, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "(1, 256) False"
+
+
+def test_numpy_encoder_matches_torch() -> None:
+    """The encoder runs in numpy; it must give what Resemblyzer's torch network gives, from the same
+    checkpoint (read with torch.load here) and the same spectrogram (torch.stft)."""
+    import torch
+
+    from assistant.diarise.encoder import HOP, N_FFT, TARGET_DBFS, SpeakerEncoder, weights_path
+
+    encoder = SpeakerEncoder()
+    state = torch.load(weights_path(), map_location="cpu", weights_only=True)["model_state"]
+    lstm, linear = torch.nn.LSTM(40, 256, 3, batch_first=True), torch.nn.Linear(256, 256)
+    lstm.load_state_dict({k[len("lstm."):]: v for k, v in state.items() if k.startswith("lstm.")})
+    linear.load_state_dict({"weight": state["linear.weight"], "bias": state["linear.bias"]})
+
+    x = (np.random.default_rng(0).normal(size=16_000 * 3) * 0.05).astype(np.float32)
+    scaled = x * (10 ** (TARGET_DBFS / 20) / np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    spec = torch.stft(torch.from_numpy(scaled.astype(np.float32)), N_FFT, HOP, window=torch.hann_window(N_FFT),
+                      center=True, pad_mode="constant", return_complex=True).abs().pow(2)
+    expected_mel = (torch.from_numpy(encoder._mel_basis) @ spec).T.numpy()
+    assert np.allclose(encoder.mel(x), expected_mel, rtol=1e-4, atol=1e-6 * expected_mel.max())
+
+    windows = [(0.0, 1.6), (0.5, 2.1), (1.4, 3.0), (2.5, 3.0)]
+    ours = encoder.embed(x, windows)
+    mels = torch.from_numpy(np.stack([encoder._window_mel(x, s, e) for s, e in windows]))
+    with torch.inference_mode():
+        _, (hidden, _) = lstm(mels)
+        raw = torch.relu(linear(hidden[-1]))
+        theirs = (raw / raw.norm(dim=1, keepdim=True)).numpy()
+    assert np.abs(ours - theirs).max() < 1e-4
 
 
 def test_mel_filters_match_librosa() -> None:

@@ -7,12 +7,11 @@ Makefile's test-data step). Missing tools or data: a loud skip on a laptop, a fa
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-from support import REPO, require
+from support import require
 
 from assistant.audio.synth import VISIT_SCRIPT, Dialogue, encode, have_tools, synthesise_dialogue, write_wav
 from assistant.config import Settings
@@ -21,11 +20,6 @@ from assistant.config import Settings
 DIALOGUE_TURNS = VISIT_SCRIPT[:8]
 # Two turns (about 13 s) where accuracy is not the point.
 CLIP_TURNS = VISIT_SCRIPT[:2]
-
-
-def _test_data_dir() -> Path:
-    env = os.environ.get("ASSISTANT_TEST_DATA_DIR")
-    return Path(env) if env else REPO / ".cache" / "test-data"
 
 
 @pytest.fixture(scope="session")
@@ -96,11 +90,3 @@ def noise_wav(audio_dir: Path) -> Path:
     """Eight seconds of steady hiss at -26 dBFS: no speech, but far from digital silence."""
     rng = np.random.default_rng(7)
     return write_wav(audio_dir / "noise.wav", (0.05 * rng.standard_normal(16_000 * 8)).astype(np.float32), 16_000)
-
-
-@pytest.fixture(scope="session")
-def jfk_wav() -> Path:
-    path = _test_data_dir() / "jfk.wav"
-    require(path.is_file(), f"{path} is missing: run `make test-data` (it extracts whisper.cpp/samples/jfk.wav "
-                            "from the pywhispercpp==1.5.1 sdist) or set ASSISTANT_TEST_DATA_DIR")
-    return path
