@@ -152,6 +152,17 @@ def _split_at_gaps(
     ]
 
 
+def _flags(audio: Any, has_segments: bool, duration: float) -> list[str]:
+    flags: list[str] = []
+    if audio is not None and audio.truncated:
+        flags.append("truncated")
+    if not has_segments:
+        flags.append("no_speech")
+    if duration < TOO_SHORT_SECONDS:
+        flags.append("too_short")
+    return flags
+
+
 class WhisperTranscriber:
     """`Transcriber` over faster-whisper with the settings' model, beam size and language."""
 
@@ -323,15 +334,28 @@ class WhisperTranscriber:
             )
             for i, s in enumerate(merged)
         ]
-        flags: list[str] = []
-        if audio is not None and audio.truncated:
-            flags.append("truncated")
-        if not segments:
-            flags.append("no_speech")
-        if duration < TOO_SHORT_SECONDS:
-            flags.append("too_short")
+        flags = _flags(audio, bool(segments), duration)
+        asr = self._asr_info(audio, mode, turns is not None, diarisation, detected, language_probability, dropped)
+        transcript = Transcript(
+            id=digest[:16],
+            source=digest,
+            language=language,
+            duration=round(duration, 3),
+            segments=segments,
+            asr=asr,
+            flags=flags,
+            contact_date=audio.info.recorded_on if audio is not None else None,
+        )
+        if turns is not None:
+            from assistant.diarise.names import suggest_names
 
-        asr = self.asr_settings(mode == "per_channel" or turns is not None)
+            transcript.speaker_suggestions = suggest_names(transcript)
+        return transcript
+
+    def _asr_info(self, audio: Any, mode: str, diarised: bool, diarisation: Any, detected: dict[str, Any] | None,
+                  language_probability: float | None, dropped: list[dict[str, Any]]) -> dict[str, Any]:
+        """What the transcript records about how it was made: settings, channels, language, drops, input."""
+        asr = self.asr_settings(mode == "per_channel" or diarised)
         if diarisation:
             asr["diarisation"] = diarisation
         if detected is not None:
@@ -354,22 +378,7 @@ class WhisperTranscriber:
                 declared_duration=audio.info.expected_duration,
                 decode_errors=audio.decode_errors,
             )
-        transcript = Transcript(
-            id=digest[:16],
-            source=digest,
-            language=language,
-            duration=round(duration, 3),
-            segments=segments,
-            asr=asr,
-            flags=flags,
-            contact_date=audio.info.recorded_on if audio is not None else None,
-        )
-        if turns is not None:
-            from assistant.diarise.names import suggest_names
-
-            transcript.speaker_suggestions = suggest_names(transcript)
-        return transcript
-
+        return asr
 
     def _check_language(self, model: Any, mono: np.ndarray) -> dict[str, Any] | None:
         """Whisper's own language detection on the first 30 s of speech; raises AudioError when the recording
