@@ -20,6 +20,7 @@ from assistant.drafting.prompts import Prompt
 from assistant.drafting.verify import (
     FLAG_MISATTRIBUTED,
     content_tokens,
+    in_speakers_words,
     numbers,
     referenced_people,
     verify_statement,
@@ -210,7 +211,7 @@ def summarise(
         ids = [i for i in sent.get("cites", []) if i in by_id]
         if not text or not ids or text.lower() in seen:
             continue
-        if not (untasked := without_task_wording(text)):
+        if in_speakers_words(text) or not (untasked := without_task_wording(text)):
             dropped.append(text)
             continue
         text = untasked

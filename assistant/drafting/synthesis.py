@@ -185,8 +185,6 @@ def statement(text: str, cited: Sequence[Unit], spec: SectionSpec, cast: Cast, f
     return Statement(text=text, kind=kind, attributed_to=who, evidence=evidence, due=due)
 
 
-_SPEAKERS_WORDS = re.compile(r"\b(?:I|I'm|I've|I'll|I'd|me|my|myself|we|we're|we'll|us|our|you|you're|you'll|your)\b",
-                             re.I)
 
 
 def as_note(text: str, cited: Sequence[Unit], spec: SectionSpec, cast: Cast, findings: Sequence[Finding]
@@ -194,10 +192,9 @@ def as_note(text: str, cited: Sequence[Unit], spec: SectionSpec, cast: Cast, fin
     """The model's sentence as a statement; one still in the first or second person outside quotation marks is
     a line copied, not a note: the record then quotes that line as it was said, by its own speaker, rather than
     putting the model's rewording in someone's mouth."""
-    from assistant.drafting.verify import content_tokens
+    from assistant.drafting.verify import content_tokens, in_speakers_words
 
-    bare = re.sub(r'"[^"]*"|“[^”]*”', " ", text)
-    if _SPEAKERS_WORDS.search(bare):
+    if in_speakers_words(text):
         words = content_tokens(text)
         line = max(cited, key=lambda u: len(words & content_tokens(u.text)))
         return Statement(text=f'{line.name} said: "{line.text.strip()}"', kind="quote", attributed_to=line.name,

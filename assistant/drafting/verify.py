@@ -474,6 +474,15 @@ _ANSWERED = re.compile(r"\b(?:said|says|answered|answers|replied|replies|confirm
                        r"recommended)\b", re.I)
 
 
+_SPEAKERS_WORDS = re.compile(r"\b(?:I|I'm|I've|I'll|I'd|me|my|myself|we|we're|we'll|us|our|you|you're|you'll|your)\b",
+                             re.I)
+
+
+def in_speakers_words(text: str) -> bool:
+    """First or second person outside quotation marks: a line copied, not a third-person note."""
+    return bool(_SPEAKERS_WORDS.search(re.sub(r'"[^"]*"|“[^”]*”', " ", text)))
+
+
 def not_a_note(text: str) -> bool:
     """A question (asked, or reported with no answer), or a pleasantry with at most one other content word
     besides names ("Kerry said thank you, it helps to have a plan."): not a statement for a record."""

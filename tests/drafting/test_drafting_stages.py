@@ -186,3 +186,12 @@ def test_a_summary_sentence_that_echoes_the_task_is_dropped_or_unlabelled() -> N
         "Graham will stay off work for 7 days."
     assert without_task_wording("Kerry will ring the housing office on Monday.") == \
         "Kerry will ring the housing office on Monday."
+
+
+def test_a_line_copied_in_the_first_or_second_person_is_told_from_a_note() -> None:
+    from assistant.drafting.verify import in_speakers_words
+
+    assert in_speakers_words("This is the planned visit, and I also wanted to talk about the police notification.")
+    assert in_speakers_words("If that ever changed, you know you can call the GP.")
+    assert not in_speakers_words("Priya Shah visited to talk about the police notification.")
+    assert not in_speakers_words('Kerry said: "I rang 999."')
