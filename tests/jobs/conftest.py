@@ -27,13 +27,23 @@ def redis_url() -> Iterator[str]:
     yield from _service(redis_problem(), temp_redis_database)
 
 
-@pytest.fixture(scope="session")
-def visit_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """About 70 s of a two-voice home visit (espeak-ng), long enough (>150 words) to be drafted."""
+def _visit_audio(folder: Path, name: str, lines: int) -> Path:
     from assistant.audio.synth import VISIT_SCRIPT, have_tools, synthesise_dialogue
 
     missing = have_tools()
     require(not missing, f"{', '.join(missing)} not installed (apt-get install espeak-ng sox)")
-    path = tmp_path_factory.mktemp("audio") / "visit.wav"
-    synthesise_dialogue(path, VISIT_SCRIPT[:12])
+    path = folder / name
+    synthesise_dialogue(path, VISIT_SCRIPT[:lines])
     return path
+
+
+@pytest.fixture(scope="session")
+def visit_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 70 s of a two-voice home visit (espeak-ng), long enough (>150 words) to be drafted."""
+    return _visit_audio(tmp_path_factory.mktemp("audio"), "visit.wav", 12)
+
+
+@pytest.fixture(scope="session")
+def short_visit_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few lines of the two-voice visit (espeak-ng): seconds of Whisper work, not minutes."""
+    return _visit_audio(tmp_path_factory.mktemp("audio"), "short-visit.wav", 3)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
-from support import kill9, require, serve
+from support import kill9, serve
 
 from assistant.config import Settings
 from assistant.jobs.local import BACKGROUND_NICE, LocalJobQueue
@@ -54,18 +54,6 @@ def test_job_threads_and_what_they_start_run_nicer_than_the_api_at_normal_policy
     expected = (min(19, api[0] + BACKGROUND_NICE), os.SCHED_OTHER)
     assert seen == {"job": expected, "started_by_job": expected}
     assert priority() == api  # the caller is untouched
-
-
-@pytest.fixture(scope="module")
-def short_visit_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A few lines of the two-voice visit (espeak-ng): seconds of Whisper work, not minutes."""
-    from assistant.audio.synth import VISIT_SCRIPT, have_tools, synthesise_dialogue
-
-    missing = have_tools()
-    require(not missing, f"{', '.join(missing)} not installed (apt-get install espeak-ng sox)")
-    path = tmp_path_factory.mktemp("audio") / "short-visit.wav"
-    synthesise_dialogue(path, VISIT_SCRIPT[:3])
-    return path
 
 
 _BUSY_LOOP = "while True:\n    pass\n"
