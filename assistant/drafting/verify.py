@@ -466,7 +466,8 @@ _PLEASANTRY = re.compile(r"\b(?:thanks?|thank you|thanked|cheers|hello|hi|hiya|b
 
 
 # "Helen asks if Graham still takes ramipril." reports a question and no answer; "Laura asked if Irene was
-# hurt, and she said no." carries its answer and is a note.
+# hurt, and she said no." carries its answer, and "Priya asked if Jason was there, and it's been recorded as a
+# domestic incident" a fact in its second clause: both are notes.
 _ASKED_ONLY = re.compile(r"^(?:\S+\s+){1,3}(?:asks|asked|is asking|was asking|wonders|wondered|enquires|enquired)"
                          r"\s+(?:if|whether|about|how|what|when|where|who|why)\b", re.I)
 _ANSWERED = re.compile(r"\b(?:said|says|answered|answers|replied|replies|confirmed|confirms|reported|reports|"
@@ -488,7 +489,7 @@ def not_a_note(text: str) -> bool:
     besides names ("Kerry said thank you, it helps to have a plan."): not a statement for a record."""
     if text.rstrip().rstrip("\"'”)").endswith("?"):
         return True
-    if _ASKED_ONLY.search(text) and not _ANSWERED.search(text):
+    if _ASKED_ONLY.search(text) and not _ANSWERED.search(text) and not re.search(r"[,;:]", text):
         return True
     if not _PLEASANTRY.search(text):
         return False

@@ -151,6 +151,8 @@ def test_questions_and_pleasantries_are_not_notes() -> None:
     # A question reported without its answer is still a question; with its answer it is a note.
     assert not_a_note("Helen asks if Graham is still taking both ramipril and atorvastatin.")
     assert not_a_note("Mark Ellison asks how Shannon is doing.")
+    assert not not_a_note("Priya asked if Jason was there when the police arrived at 23:20, and it's been recorded "
+                          "as a domestic incident with standard risk.")
     assert not not_a_note("Laura asked if Irene was hurt and needed an ambulance, but she said no.")
     assert not not_a_note("Graham asked about driving and Helen advised him not to drive for work.")
 
