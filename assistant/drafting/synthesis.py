@@ -185,8 +185,6 @@ def statement(text: str, cited: Sequence[Unit], spec: SectionSpec, cast: Cast, f
     return Statement(text=text, kind=kind, attributed_to=who, evidence=evidence, due=due)
 
 
-
-
 def as_note(text: str, cited: Sequence[Unit], spec: SectionSpec, cast: Cast, findings: Sequence[Finding]
             ) -> Statement:
     """The model's sentence as a statement; one still in the first or second person outside quotation marks is
