@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -92,6 +93,18 @@ def with_participants(transcript: Transcript, present: list[Participant]) -> Tra
 
 # What a stage tells its caller to do next.
 Next = Literal["draft", "transcribe", "done", "skip", "busy"]
+T = TypeVar("T")
+
+
+def _audio_inputs(s: Any, job: Job) -> tuple[str | None, list[Participant], int | None]:
+    """What transcription needs: the recording's blob, the people present and how many voices to expect."""
+    rec = s.get(Recording, job.recording_id) if job.recording_id else None
+    present = present_people(job.present)
+    return (rec.path if rec else None), present, job.speakers or len(present) or None
+
+
+def _draft_inputs(_: Any, job: Job) -> tuple[dict | None, str | None, str, str]:
+    return job.transcript, job.input_text, job.template_id, job.engine
 
 
 class JobRunner:
@@ -154,25 +167,29 @@ class JobRunner:
     def _lock(self, job_id: str) -> AbstractContextManager[bool]:
         return job_lock(self.db, self.settings, job_id)
 
+    def _begin(self, job_id: str, held: bool, stage: str, read: Callable[[Any, Job], T]) -> T | Next:
+        """Claim the job for `stage` and read what the stage needs, in one session (the caller holds the job's
+        lock for the whole stage); or what to do instead."""
+        if not held:
+            return "busy"
+        with self.db.session() as s:
+            job = self._unfinished(s, job_id)
+            if job is None:
+                return "skip"
+            if stage == "transcribing" and (job.kind == "notes" or job.transcript is not None):
+                return "draft"  # nothing to transcribe, or done before a crash: don't redo it
+            if stage == "drafting" and job.kind != "notes" and job.transcript is None:
+                return "transcribe"
+            claimed = self._claim(job_id, stage, s)
+            return "skip" if claimed is None else read(s, claimed)
+
     def transcribe_stage(self, job_id: str) -> Next:
         """Transcribe an audio job and save the transcript; returns "draft" when drafting is next."""
         with self._lock(job_id) as held:
-            if not held:
-                return "busy"
-            with self.db.session() as s:
-                if (job := self._unfinished(s, job_id)) is None:
-                    return "skip"
-                if job.kind == "notes" or job.transcript is not None:
-                    return "draft"  # nothing to transcribe, or done before a crash: don't redo it
-                job = self._claim(job_id, "transcribing", s)
-                if job is None:
-                    return "skip"
-                ref = None
-                if job.recording_id:
-                    rec = s.get(Recording, job.recording_id)
-                    ref = rec.path if rec else None
-                present = present_people(job.present)
-                speakers = job.speakers or len(present) or None
+            begun = self._begin(job_id, held, "transcribing", _audio_inputs)
+            if isinstance(begun, str):
+                return begun
+            ref, present, speakers = begun
             if ref is None:
                 raise FileNotFoundError("the recording for this job no longer exists")
             with self._beating(job_id), self.blobs.local_copy(ref) as audio:
@@ -185,17 +202,10 @@ class JobRunner:
     def draft_stage(self, job_id: str) -> Next:
         """Draft the record and save it with the job's completion; returns "done" (or why not)."""
         with self._lock(job_id) as held:
-            if not held:
-                return "busy"
-            with self.db.session() as s:
-                if (job := self._unfinished(s, job_id)) is None:
-                    return "skip"
-                if job.kind != "notes" and job.transcript is None:
-                    return "transcribe"
-                job = self._claim(job_id, "drafting", s)
-                if job is None:
-                    return "skip"
-                saved, text, template_id, engine = job.transcript, job.input_text, job.template_id, job.engine
+            begun = self._begin(job_id, held, "drafting", _draft_inputs)
+            if isinstance(begun, str):
+                return begun
+            saved, text, template_id, engine = begun
             transcript = Transcript.model_validate(saved) if saved is not None else parse_text(text or "")
             with self._beating(job_id):
                 record = self._draft(job_id, transcript, template_id, engine)
