@@ -3,9 +3,7 @@
 Constraint names are explicit (pk_/uq_/fk_/ix_) so SQLite and PostgreSQL carry the same names and later
 revisions can drop or alter them by name on both (SQLite through batch mode).
 
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-26
+Created 2026-11-26.
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | None = None
-depends_on: str | None = None
 
 TZ = sa.DateTime(timezone=True)
 

@@ -1,8 +1,6 @@
 """Audit log: the append-only, hash-chained `audit_log` and its one-row `audit_head` (assistant.audit).
 
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-26
+Created 2026-11-26.
 """
 
 from __future__ import annotations
@@ -12,8 +10,6 @@ from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:
