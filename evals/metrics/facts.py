@@ -476,7 +476,7 @@ _UNIT_SYNONYMS = {
 
 @cache
 def _whisper_norm() -> object:
-    from evals.metrics._whisper_english import EnglishTextNormalizer
+    from evals.metrics.vendor.whisper_english import EnglishTextNormalizer
 
     return EnglishTextNormalizer()
 

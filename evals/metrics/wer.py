@@ -6,7 +6,7 @@ of the normaliser that produced it:
 
 - ``primock57``: PriMock57's official `preprocess_text` (babylonhealth/primock57, scripts/utils.py): strip
   the transcript tags, lower-case, ``-`` -> space, keep only ``[a-z ']``.
-- ``whisper``: OpenAI Whisper's `EnglishTextNormalizer` (ported in `_whisper_english.py`): contractions
+- ``whisper``: OpenAI Whisper's `EnglishTextNormalizer` (ported in `vendor/whisper_english.py`): contractions
   expanded, numbers to digits, British -> American spelling, fillers (um, uh, hmm) removed.
 - ``omi``: Omi Health's leaderboard normaliser (Omi-Health/medical-STT-eval, evaluate/text_normalizer.py
   + wer_calculator.py): Whisper's, but "oh" stays a word, then a post map (okay->ok, yeah->yes, mum->mom,
@@ -74,14 +74,14 @@ def normalise_primock57(text: str) -> str:
 
 @cache
 def _whisper() -> Callable[[str], str]:
-    from evals.metrics._whisper_english import EnglishTextNormalizer
+    from evals.metrics.vendor.whisper_english import EnglishTextNormalizer
 
     return EnglishTextNormalizer()
 
 
 @cache
 def _omi() -> Callable[[str], str]:
-    from evals.metrics._whisper_english import EnglishTextNormalizer
+    from evals.metrics.vendor.whisper_english import EnglishTextNormalizer
 
     norm = EnglishTextNormalizer()
     numbers = norm.standardize_numbers
@@ -137,31 +137,12 @@ def error_rates(reference: str, hypothesis: str, norm: NormaliserName = "whisper
     fn = normaliser(norm)
     ref, hyp = fn(reference), fn(hypothesis)
     ref_words, hyp_words = len(ref.split()), len(hyp.split())
-    if ref_words == 0:
-        # jiwer refuses an empty reference; by the usual convention any hypothesis word is an error.
-        return ErrorRates(
-            normaliser=norm,
-            wer=float(hyp_words > 0),
-            cer=float(bool(hyp)),
-            substitutions=0,
-            deletions=0,
-            insertions=hyp_words,
-            hits=0,
-            ref_words=0,
-            hyp_words=hyp_words,
-        )
-    if hyp_words == 0:
-        return ErrorRates(
-            normaliser=norm,
-            wer=1.0,
-            cer=1.0,
-            substitutions=0,
-            deletions=ref_words,
-            insertions=0,
-            hits=0,
-            ref_words=ref_words,
-            hyp_words=0,
-        )
+    if ref_words == 0 or hyp_words == 0:
+        # jiwer refuses an empty reference; by the usual convention every word on the other side is an error
+        # (and nothing against nothing is no error).
+        errors = float(ref_words + hyp_words > 0)
+        return ErrorRates(normaliser=norm, wer=errors, cer=errors, substitutions=0, deletions=ref_words,
+                          insertions=hyp_words, hits=0, ref_words=ref_words, hyp_words=hyp_words)
     from rapidfuzz.distance import Levenshtein  # jiwer's own backend; CER without building an alignment
 
     words = jiwer.process_words(ref, hyp)
@@ -270,7 +251,7 @@ def domain_term_recall(reference: str, hypothesis: str, terms: Sequence[str] | N
 
 @cache
 def _spelling() -> Callable[[str], str]:
-    from evals.metrics._whisper_english import EnglishSpellingNormalizer
+    from evals.metrics.vendor.whisper_english import EnglishSpellingNormalizer
 
     table = EnglishSpellingNormalizer()
 

@@ -1,0 +1,1 @@
+"""Third-party code kept as published (each file names its source and licence)."""
