@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.export import (
-    citation,
-    clean,
-    export_notice,
-    exportable_statements,
-    present_line,
-    provenance_line,
-    record_title,
-)
+from assistant import export
 from assistant.records import CaseRecord
 
 # Characters that would turn transcript words into markup (emphasis, links, code, tables) when the file is
@@ -22,20 +14,20 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 def _md(text: str) -> str:
     """Text as literal Markdown: what someone said never becomes a link, an image, a script or a table."""
-    flat = clean(text).replace("\n", " ").strip()
+    flat = export.clean(text).replace("\n", " ").strip()
     return _MD_SPECIAL.sub(r"\\\1", flat).replace("<", "&lt;")
 
 
 def render_markdown(record: CaseRecord) -> str:
-    out: list[str] = [f"# {_md(record_title(record))}", ""]
-    notice = export_notice(record)
+    out: list[str] = [f"# {_md(export.record_title(record))}", ""]
+    notice = export.export_notice(record)
     if notice:
         out += [f"> **{_md(notice)}**", ""]
     meta = []
     if record.meta.contact_date:
         meta.append(f"- **Date:** {_md(record.meta.contact_date)}")
     if record.meta.people_present:
-        meta.append(f"- **Present:** {_md(present_line(record))}")
+        meta.append(f"- **Present:** {_md(export.present_line(record))}")
     meta.append(f"- **Record:** {record.id} (template {record.template_id} v{record.template_version})")
     out += [*meta, ""]
     if record.summary:
@@ -46,13 +38,13 @@ def render_markdown(record: CaseRecord) -> str:
         if section.status == "human_only":
             out += ["_To be completed by the worker._", ""]
             continue
-        statements = exportable_statements(section)
+        statements = export.exportable_statements(section)
         if not statements:
             out += ["_Not discussed._", ""]
             continue
         for st in statements:
             who = f" — {_md(st.attributed_to)}" if st.attributed_to and st.kind != "quote" else ""
-            out.append(f"- {_md(st.text)}{who} {citation(st)}".rstrip())
+            out.append(f"- {_md(st.text)}{who} {export.citation(st)}".rstrip())
         out.append("")
-    out += ["---", f"_{provenance_line(record)}_", ""]
+    out += ["---", f"_{export.provenance_line(record)}_", ""]
     return "\n".join(out)

@@ -32,23 +32,11 @@ class ChatModel(Protocol):
     name: str  # model id, recorded in provenance
     backend: str  # "embedded" or "openai"
 
-    def complete(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        max_tokens: int = 512,
-        stop: list[str] | None = None,
-        temperature: float | None = None,
-    ) -> ChatResult: ...
+    def complete(self, messages: list[dict[str, str]], *, max_tokens: int = 512, stop: list[str] | None = None,
+                 temperature: float | None = None) -> ChatResult: ...
 
-    def structured(
-        self,
-        messages: list[dict[str, str]],
-        schema: dict[str, Any],
-        *,
-        max_tokens: int = 512,
-        stop: list[str] | None = None,
-    ) -> ChatResult:
+    def structured(self, messages: list[dict[str, str]], schema: dict[str, Any], *, max_tokens: int = 512,
+                   stop: list[str] | None = None) -> ChatResult:
         """JSON constrained by `schema` (strings must carry maxLength, arrays maxItems); validated against
         the schema, retried once on invalid output, then `LLMError`. `result.data` holds the parsed JSON."""
         ...
