@@ -14,6 +14,7 @@ Flagged statements stay in the record for review and are left out of exports unt
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 
 from pydantic import BaseModel
@@ -131,9 +132,10 @@ class Evidence(BaseModel):
     names: set[str]  # lower-case words of the cited text plus the speakers' names, roles and relationships
     concepts: set[str]
     segments: list[Segment]
+    before: dict[int, list[Segment]] = {}  # segment id -> the lines just before it (what "he" may point back to)
 
 
-def gather_evidence(segments: list[Segment], cast: Cast) -> Evidence:
+def gather_evidence(segments: list[Segment], cast: Cast, transcript: Transcript | None = None) -> Evidence:
     text = " ".join(s.text for s in segments)
     who: list[str] = []
     for s in segments:
@@ -152,7 +154,17 @@ def gather_evidence(segments: list[Segment], cast: Cast) -> Evidence:
         names={w.lower() for w in words(text + " " + who_text)},
         concepts=lexicons.high_risk().concepts_in(text),
         segments=segments,
+        before={s.id: _lines_before(transcript, s.id) for s in segments} if transcript is not None else {},
     )
+
+
+CONTEXT_LINES = 3
+
+
+def _lines_before(transcript: Transcript, segment_id: int) -> list[Segment]:
+    ids = [s.id for s in transcript.segments]
+    at = ids.index(segment_id) if segment_id in ids else 0
+    return transcript.segments[max(0, at - CONTEXT_LINES):at]
 
 
 def support_score(statement_text: str, ev: Evidence) -> float:
@@ -283,7 +295,7 @@ def verify_statement(statement: Statement, transcript: Transcript, cast: Cast) -
         flags.append(FLAG_BAD_EVIDENCE)
     if not found:
         return statement.model_copy(update={"support": 0.0, "flags": _dedupe([*flags, FLAG_UNSUPPORTED])})
-    ev = gather_evidence(found, cast)
+    ev = gather_evidence(found, cast, transcript)
     text = statement.text
     score = support_score(text, ev)
     if statement.kind == "quote" and _quoted_verbatim(text, ev.text):
@@ -381,23 +393,57 @@ def _main_verb(text: str, person: Person) -> str | None:
     return None
 
 
-def _subject_of(seg: Segment, start: int, cast: Cast, addressees: set[str]) -> set[str] | None:
+def _subject_of(seg: Segment, start: int, cast: Cast, addressees: set[str],
+                before: Sequence[Segment] = ()) -> set[str] | None:
     """Who does the verb that starts at `start` in the segment: the speaker for I/we, the people spoken to for
-    you, the person named; for he/she/they anyone but the speaker. None when it cannot be told."""
-    before = words(seg.text[:start])[-_SUBJECT_WINDOW:]
-    for w in reversed(before):
+    you, the person named; for he/she the last person named before it (in the line, else in the lines just
+    before) who is not the speaker, else anyone but the speaker; for they anyone but the speaker. None when it
+    cannot be told."""
+    head = seg.text[:start]
+    for m in reversed(list(_WORD.finditer(head))[-_SUBJECT_WINDOW:]):
+        w = m.group(0).strip("'’-")
         low = w.lower().replace("’", "'")
         if low in ("i", "i'm", "i've", "i'll", "i'd", "we", "we'll", "we're", "we've"):
             return {seg.speaker}
         if low in ("you", "you'll", "you're", "you've"):
             return addressees
-        if low in ("he", "she", "they", "he'll", "she'll", "they'll", "he's", "she's", "they're"):
-            return {p.speaker or p.name for p in cast.people if p.speaker != seg.speaker} or None
+        others = {p.speaker or p.name for p in cast.people if p.speaker != seg.speaker} or None
+        if low in ("he", "she", "he'll", "she'll", "he's", "she's", "he'd", "she'd"):
+            texts = [x.text for x in before] + [head[:m.start()]]
+            return _antecedent(texts, seg.speaker, cast) or others
+        if low in ("they", "they'll", "they're"):
+            return others
         person = cast.by_name(w) or next((p for p in cast.people if p.name.split()[0] == w), None)
         if person is not None:
             return {person.speaker or person.name}
         if w in name_candidates(seg.text):  # someone named who is not a participant ("my ex Dean came")
             return {w}
+    return None
+
+
+# A name used to speak to someone ("Tyler, can I ask you...", "Thank you, Tyler."), not about them.
+_VOCATIVE_AFTER = re.compile(r"^\s*,")
+_VOCATIVE_BEFORE = re.compile(r"(?:^|[.!?]\s+|\b(?:hi|hiya|hello|thanks|thank you|bye|love)\W*|,\s*)$", re.I)
+
+
+def _antecedent(texts: Sequence[str], speaker: str, cast: Cast) -> set[str] | None:
+    """The last person named in `texts` (read in order) who is not `speaker` and is not being spoken to."""
+    for text in reversed(texts):
+        found: list[tuple[int, str]] = []
+        candidates = name_candidates(text)
+        for m in _WORD.finditer(text):
+            w = m.group(0).strip("'’-").removesuffix("'s").removesuffix("’s")
+            person = cast.by_name(w) or next((p for p in cast.people if p.name.split()[0] == w), None)
+            who = (person.speaker or person.name) if person is not None else (w if w in candidates else None)
+            if who is None or who == speaker:
+                continue
+            after, ahead = text[m.end():], text[:m.start()]
+            at_start = _VOCATIVE_BEFORE.search(ahead) is not None
+            if at_start and (_VOCATIVE_AFTER.match(after) or re.match(r"^\s*[.!?]", after)):
+                continue
+            found.append((m.start(), who))
+        if found:
+            return {found[-1][1]}
     return None
 
 
@@ -435,7 +481,7 @@ def _subjects(verb: str, ev: Evidence, cast: Cast) -> list[set[str] | None]:
         addressees = {s.speaker for s in ev.segments if s.speaker != seg.speaker}
         for m in _WORD.finditer(seg.text):
             if stem(m.group(0)) == root and len(root) > 2:
-                subjects.append(_subject_of(seg, m.start(), cast, addressees))
+                subjects.append(_subject_of(seg, m.start(), cast, addressees, ev.before.get(seg.id, [])))
     return subjects
 
 

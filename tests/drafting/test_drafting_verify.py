@@ -142,6 +142,31 @@ def test_violence_by_someone_else_is_not_written_as_the_speakers() -> None:
     assert FLAG_AGENT not in fine.flags
 
 
+PRONOUNS = parse_text(
+    "Present: Priya (social worker), Kerry (mother), Tyler (child, son of Kerry)\n"
+    "Priya: The police say they attended at 23:20 and Jason wasn't there.\n"
+    "Kerry: Standard risk. He kicked my door in and it's standard.\n"
+    "Priya: Tyler, can I ask you something? Do you remember that night?\n"
+    "Tyler: Yeah. Mum rang the police. She was crying.\n"
+    "Kerry: Tyler woke up. He came and sat on the stairs with me.\n"
+)
+PRONOUN_CAST = identify_participants(PRONOUNS, get_template("sc_contact_note"))
+
+
+def test_he_and_she_point_back_to_the_last_person_named_not_to_whoever_is_present() -> None:
+    from assistant.drafting.verify import FLAG_AGENT
+
+    def flags(text: str, ev: list[int]) -> list[str]:
+        return verify_statement(Statement(text=text, evidence=ev, kind="reported"), PRONOUNS, PRONOUN_CAST).flags
+
+    # "He kicked my door in" follows a line that names Jason: Tyler, who is present, did not do it.
+    assert FLAG_AGENT in flags("Kerry said Tyler kicked her door in.", [1])
+    assert FLAG_AGENT not in flags("Kerry said Jason kicked her door in.", [1])
+    # A name used to speak to someone is not what "he" points back to; "He came" follows "Tyler woke up".
+    assert FLAG_AGENT not in flags("Tyler came and sat on the stairs with Kerry.", [4])
+    assert FLAG_AGENT in flags("Priya came and sat on the stairs with Kerry.", [4])
+
+
 def test_questions_and_pleasantries_are_not_notes() -> None:
     from assistant.drafting.verify import not_a_note
 
