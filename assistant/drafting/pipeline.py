@@ -257,11 +257,14 @@ def _write_sections(sections: dict[str, list[Unit]], template: Template, cast: C
         if res.failed:
             candidates.extend(quotes(res.failed, sid, cast))
             notes.append(f"{len(res.failed)} lines of {spec.title!r} are quoted: the model's output failed")
+        if res.dropped:
+            notes.append(f"{len(res.dropped)} lines of {spec.title!r} are quoted: the model's sentences left them out")
         notes.extend(f"synthesis call failed: {e}" for e in res.errors)
         stats.calls += res.calls
         stats.prompt_tokens += res.prompt_tokens
         stats.completion_tokens += res.completion_tokens
         stats.failed_units += len(res.failed)
+        stats.dropped_units += len(res.dropped)
         clock.tell("synthesis", 0.12 + 0.73 * (n + 1) / len(todo))
     stats.units = sum(len(u) for _, u in todo)
     return candidates, stats

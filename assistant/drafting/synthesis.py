@@ -34,12 +34,14 @@ SENTENCE_MAX_CHARS = 240
 MAX_LINES_PER_CALL = 6
 MAX_CITES = 6
 TOKENS_PER_SENTENCE = 70  # allowance per sentence: ~45 tokens of text, the citations and JSON
+DROPPED_MIN_WORDS = 3  # content words a line must lose, besides most of its own, before it is quoted back
 STOP = ["<|im_end|>", "<|endoftext|>"]
 
 
 class SectionResult(BaseModel):
     candidates: list[Candidate] = Field(default_factory=list)
     failed: list[Unit] = Field(default_factory=list, description="lines whose call failed: quoted instead")
+    dropped: list[Unit] = Field(default_factory=list, description="lines the model's sentences left out: quoted")
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -108,13 +110,36 @@ def synthesise_section(
         result.prompt_tokens += reply.prompt_tokens
         result.completion_tokens += reply.completion_tokens
         by_key = {str(u.key): u for u in batch}
+        written: list[str] = []
         for item in (reply.data or {}).get("sentences", []):
             cited = [by_key[k] for k in dict.fromkeys(item.get("lines", [])) if k in by_key]
             text = clean(str(item.get("text", "")))
             if text and cited:
+                written.append(text)
                 result.candidates.append(Candidate(section=spec.id, source="llm",
                                                    statement=as_note(text, cited, spec, cast, findings)))
+        lost = dropped(batch, written)
+        result.dropped.extend(lost)
+        result.candidates.extend(quotes(lost, spec.id, cast))
     return result
+
+
+def dropped(batch: Sequence[Unit], written: Sequence[str]) -> list[Unit]:
+    """Lines the model left out: most of a line's content words, and at least DROPPED_MIN_WORDS of them, are in
+    none of its call's sentences. The model merges lines and drops details; the record quotes such a line
+    rather than lose what it says (the worker can shorten a quote, but cannot see what is missing)."""
+    from assistant.drafting.verify import content_tokens
+
+    said: set[str] = set()
+    for text in written:
+        said |= content_tokens(text)
+    out = []
+    for u in batch:
+        own = content_tokens(u.text)
+        missing = own - said
+        if len(missing) >= DROPPED_MIN_WORDS and 2 * len(missing) > len(own):
+            out.append(u)
+    return out
 
 
 _SPACES = re.compile(r"\s+")

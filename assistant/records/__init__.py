@@ -81,6 +81,7 @@ class DraftingStats(GivenFieldsOnly):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     failed_units: int = Field(default=0, description="lines whose model call failed, quoted instead")
+    dropped_units: int = Field(default=0, description="lines the model's sentences left out, quoted instead")
     sections: dict[str, int] = Field(default_factory=dict, description="section id -> lines placed in it")
     units: int = 0
     placed: int = 0

@@ -195,3 +195,16 @@ def test_a_line_copied_in_the_first_or_second_person_is_told_from_a_note() -> No
     assert in_speakers_words("If that ever changed, you know you can call the GP.")
     assert not in_speakers_words("Priya Shah visited to talk about the police notification.")
     assert not in_speakers_words('Kerry said: "I rang 999."')
+
+
+def test_a_line_the_models_sentences_left_out_is_quoted_back() -> None:
+    from assistant.drafting.synthesis import dropped
+
+    rent = _unit("family", 1, "When I changed jobs in January my Universal Credit got stopped for six weeks.")
+    sister = _unit("family", 2, "My sister Donna does the school run on Tuesdays and Thursdays.")
+    fine = _unit("family", 3, "Yeah, fine.")
+    written = ["Leanne's Universal Credit was stopped for six weeks after she changed jobs in January."]
+    # The school run is in none of the sentences: the line is quoted. A line with next to no content is not.
+    assert dropped([rent, sister, fine], written) == [sister]
+    assert dropped([rent, sister], [*written, "Leanne's sister Donna does the school run twice a week."]) == []
+    assert dropped([rent], []) == [rent]
