@@ -15,7 +15,7 @@ from assistant.records import (
     Statement,
 )
 from assistant.templates import get_template
-from assistant.transcript import parse_text
+from assistant.transcript import Transcript, parse_text
 
 VISIT = parse_text(
     "Present: Sam (social worker), Leanne (mother), Kai (child, son of Leanne)\n"
@@ -116,16 +116,19 @@ AGENTS = parse_text(
 AGENT_CAST = identify_participants(AGENTS, get_template("sc_contact_note"))
 
 
-def test_an_action_rests_on_a_line_in_which_its_agent_acts() -> None:
+def agent_flagged(text: str, ev: list[int], transcript: Transcript = AGENTS, kind: str = "action") -> bool:
     from assistant.drafting.verify import FLAG_AGENT
 
-    def flags(text: str, ev: list[int]) -> list[str]:
-        return verify_statement(Statement(text=text, evidence=ev, kind="action"), AGENTS, AGENT_CAST).flags
+    cast = identify_participants(transcript, get_template("sc_contact_note"))
+    statement = Statement(text=text, evidence=ev, kind=kind)  # type: ignore[arg-type]
+    return FLAG_AGENT in verify_statement(statement, transcript, cast).flags
 
-    assert FLAG_AGENT in flags("Kerry will make a referral to the IDVA service today.", [1])  # the worker's
-    assert FLAG_AGENT not in flags("Priya will make a referral to the IDVA service today.", [1])
-    assert FLAG_AGENT not in flags("Kerry will ring the housing office on Monday.", [2])
-    assert FLAG_AGENT in flags("Priya will ring the housing office on Monday.", [2])
+
+def test_an_action_rests_on_a_line_in_which_its_agent_acts() -> None:
+    assert agent_flagged("Kerry will make a referral to the IDVA service today.", [1])  # the worker's
+    assert not agent_flagged("Priya will make a referral to the IDVA service today.", [1])
+    assert not agent_flagged("Kerry will ring the housing office on Monday.", [2])
+    assert agent_flagged("Priya will ring the housing office on Monday.", [2])
 
 
 def test_violence_by_someone_else_is_not_written_as_the_speakers() -> None:
@@ -150,21 +153,15 @@ PRONOUNS = parse_text(
     "Tyler: Yeah. Mum rang the police. She was crying.\n"
     "Kerry: Tyler woke up. He came and sat on the stairs with me.\n"
 )
-PRONOUN_CAST = identify_participants(PRONOUNS, get_template("sc_contact_note"))
 
 
 def test_he_and_she_point_back_to_the_last_person_named_not_to_whoever_is_present() -> None:
-    from assistant.drafting.verify import FLAG_AGENT
-
-    def flags(text: str, ev: list[int]) -> list[str]:
-        return verify_statement(Statement(text=text, evidence=ev, kind="reported"), PRONOUNS, PRONOUN_CAST).flags
-
     # "He kicked my door in" follows a line that names Jason: Tyler, who is present, did not do it.
-    assert FLAG_AGENT in flags("Kerry said Tyler kicked her door in.", [1])
-    assert FLAG_AGENT not in flags("Kerry said Jason kicked her door in.", [1])
+    assert agent_flagged("Kerry said Tyler kicked her door in.", [1], PRONOUNS, "reported")
+    assert not agent_flagged("Kerry said Jason kicked her door in.", [1], PRONOUNS, "reported")
     # A name used to speak to someone is not what "he" points back to; "He came" follows "Tyler woke up".
-    assert FLAG_AGENT not in flags("Tyler came and sat on the stairs with Kerry.", [4])
-    assert FLAG_AGENT in flags("Priya came and sat on the stairs with Kerry.", [4])
+    assert not agent_flagged("Tyler came and sat on the stairs with Kerry.", [4], PRONOUNS, "reported")
+    assert agent_flagged("Priya came and sat on the stairs with Kerry.", [4], PRONOUNS, "reported")
 
 
 def test_questions_and_pleasantries_are_not_notes() -> None:
