@@ -34,7 +34,7 @@ SENTENCE_MAX_CHARS = 240
 MAX_LINES_PER_CALL = 6
 MAX_CITES = 6
 TOKENS_PER_SENTENCE = 70  # allowance per sentence: ~45 tokens of text, the citations and JSON
-DROPPED_MIN_WORDS = 3  # content words a line must lose, besides most of its own, before it is quoted back
+DROPPED_MIN_WORDS = 4  # content words a line must lose, and more than two-thirds of its own, to be quoted back
 STOP = ["<|im_end|>", "<|endoftext|>"]
 
 
@@ -125,9 +125,10 @@ def synthesise_section(
 
 
 def dropped(batch: Sequence[Unit], written: Sequence[str]) -> list[Unit]:
-    """Lines the model left out: most of a line's content words, and at least DROPPED_MIN_WORDS of them, are in
-    none of its call's sentences. The model merges lines and drops details; the record quotes such a line
-    rather than lose what it says (the worker can shorten a quote, but cannot see what is missing)."""
+    """Lines the model left out: more than two-thirds of a line's content words, and at least DROPPED_MIN_WORDS
+    of them, are in none of its call's sentences. The model merges lines and drops details; the record quotes
+    such a line rather than lose what it says (the worker can shorten a quote, but cannot see what is missing).
+    A question is never quoted back: its answer carries the fact."""
     from assistant.drafting.verify import content_tokens
 
     said: set[str] = set()
@@ -137,7 +138,7 @@ def dropped(batch: Sequence[Unit], written: Sequence[str]) -> list[Unit]:
     for u in batch:
         own = content_tokens(u.text)
         missing = own - said
-        if len(missing) >= DROPPED_MIN_WORDS and 2 * len(missing) > len(own):
+        if len(missing) >= DROPPED_MIN_WORDS and 3 * len(missing) > 2 * len(own) and not u.text.rstrip().endswith("?"):
             out.append(u)
     return out
 

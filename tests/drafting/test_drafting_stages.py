@@ -202,9 +202,11 @@ def test_a_line_the_models_sentences_left_out_is_quoted_back() -> None:
 
     rent = _unit("family", 1, "When I changed jobs in January my Universal Credit got stopped for six weeks.")
     sister = _unit("family", 2, "My sister Donna does the school run on Tuesdays and Thursdays.")
-    fine = _unit("family", 3, "Yeah, fine.")
+    fine = _unit("family", 3, "Yeah, fine, it's all fine.")
+    asked = _unit("worker", 4, "And your sister Donna, does she still do the school run on Tuesdays?")
     written = ["Leanne's Universal Credit was stopped for six weeks after she changed jobs in January."]
-    # The school run is in none of the sentences: the line is quoted. A line with next to no content is not.
-    assert dropped([rent, sister, fine], written) == [sister]
+    # The school run is in none of the sentences: the line is quoted. Next to no content, or a question: not.
+    assert dropped([rent, sister, fine, asked], written) == [sister]
     assert dropped([rent, sister], [*written, "Leanne's sister Donna does the school run twice a week."]) == []
+    assert dropped([rent], ["Leanne changed jobs in January."]) == []  # half of it kept: the sentence stands
     assert dropped([rent], []) == [rent]
