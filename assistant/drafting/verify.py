@@ -447,6 +447,9 @@ def _antecedent(texts: Sequence[str], speaker: str, cast: Cast) -> set[str] | No
     return None
 
 
+_QUOTATION = re.compile(r"[^\"“:]{0,60}:\s*[\"“]")
+
+
 def agent_supported(text: str, ev: Evidence, cast: Cast) -> bool:
     """"A will do X", "A did X to B", "A feels X" must rest on a line in which A is the one who acts: A says "I
     ..." with that verb, is named doing it, or is spoken to ("you'll ..."). A sentence that opens with no
@@ -463,7 +466,10 @@ def agent_supported(text: str, ev: Evidence, cast: Cast) -> bool:
         clause = re.search(rf"\b{verb}\b(?:\s+that)?[\s:,]+(.*)$", text, re.I)
         inner = clause.group(1) if clause else ""
         other = _actor_at_start(inner, cast) if inner else None
-        if other is not None and other.name != person.name and _agent_contradicted(inner, other, ev, cast):
+        # 'Priya asked Kerry: "Have you had any thoughts..."' quotes Kerry's words: no action of hers to check.
+        quoted = _QUOTATION.match(inner) is not None
+        if other is not None and other.name != person.name and not quoted and \
+                _agent_contradicted(inner, other, ev, cast):
             return False
     if verb is None or verb in _REPORTING:
         return me in speakers or named or person.name == cast.worker

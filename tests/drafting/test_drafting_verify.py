@@ -164,6 +164,16 @@ def test_he_and_she_point_back_to_the_last_person_named_not_to_whoever_is_presen
     assert agent_flagged("Priya came and sat on the stairs with Kerry.", [4], PRONOUNS, "reported")
 
 
+def test_a_screen_written_by_code_quotes_the_answer_and_is_not_an_action_to_check() -> None:
+    visit = parse_text("Present: Priya (social worker), Kerry (mother)\n"
+                       "Priya: I have to ask you this, Kerry, and I ask everyone. Have you had any thoughts of harming "
+                       "yourself?\n"
+                       "Kerry: No. No, nothing like that. I've had no thoughts of harming myself.\n")
+    screen = ('Priya asked Kerry: "Have you had any thoughts of harming yourself?" Kerry said no: '
+              '"No. No, nothing like that. I\'ve had no thoughts of harming myself."')
+    assert not agent_flagged(screen, [0, 1], visit, "reported")
+
+
 def test_questions_and_pleasantries_are_not_notes() -> None:
     from assistant.drafting.verify import not_a_note
 
