@@ -49,5 +49,7 @@ def test_english_passes_and_the_detection_is_recorded(session_settings: Settings
 
 def test_the_check_can_be_switched_off(session_settings: Settings, tmp_path: Path) -> None:
     settings = session_settings.updated(language_check=0.0)
-    t = WhisperTranscriber(settings, "base").transcribe(_speak(tmp_path, "pl"), speakers=1)
-    assert t.asr and t.asr.language_detected is None and t.segments  # decoded as English, as asked
+    t = WhisperTranscriber(settings, "base").transcribe(_speak(tmp_path, "pl"), speakers=1)  # no refusal
+    # Decoded as English, as asked. Whether any segment survives is Whisper's own no-speech rule, which this
+    # Polish-as-English decode sits on the edge of (no-speech 0.52, log-probability -1.19): not this test's.
+    assert t.asr and t.asr.language_detected is None and t.asr.language == "en"
