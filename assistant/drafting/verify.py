@@ -254,6 +254,20 @@ def misattributed(statement_text: str, ev: Evidence, cast: Cast) -> bool:
     return all(_FIRST_PERSON.search(s.text) and not _THIRD_PERSON.search(s.text) for s in turns)
 
 
+_DESCRIBED_AS = re.compile(r"\bdescribed as\b", re.I)
+
+
+def describer_described(text: str, ev: Evidence, cast: Cast) -> bool:
+    """"Irene is a victim, described as young, white, thin" on Irene's own words: the person who gives a
+    description is not the one described. Only the passive "described as" about someone who speaks in the
+    cited lines, with no verb of saying between them ("Irene said the man was described as" is left alone)."""
+    m = _DESCRIBED_AS.search(text)
+    person = _actor_at_start(text, cast) if m else None
+    if m is None or person is None or person.speaker not in {s.speaker for s in ev.segments}:
+        return False
+    return not any(w.lower() in _REPORTING for w in words(text[:m.start()]))
+
+
 def high_risk_unsupported(text: str, ev: Evidence) -> set[str]:
     """High-risk concepts in the statement that its cited segments do not carry (as any synonym of the
     concept, or as the same word stem: "kicked" is supported by "kicking")."""
@@ -304,7 +318,7 @@ def verify_statement(statement: Statement, transcript: Transcript, cast: Cast) -
         flags.append(FLAG_UNSUPPORTED)
     if unknown_people(text, ev, cast):
         flags.append(FLAG_UNKNOWN_PERSON)
-    elif misattributed(text, ev, cast):
+    elif misattributed(text, ev, cast) or describer_described(text, ev, cast):
         flags.append(FLAG_MISATTRIBUTED)
     if high_risk_unsupported(text, ev):
         flags.append(FLAG_HIGH_RISK)

@@ -174,6 +174,20 @@ def test_a_screen_written_by_code_quotes_the_answer_and_is_not_an_action_to_chec
     assert not agent_flagged(screen, [0, 1], visit, "reported")
 
 
+def test_the_person_who_gives_a_description_is_not_the_one_described() -> None:
+    visit = parse_text("Present: Laura (police officer), Irene (victim)\n"
+                       "Laura: Can you describe him?\n"
+                       "Irene: Young. Eighteen, twenty. White, thin. A grey top with the hood up.\n")
+    cast = identify_participants(visit, get_template("sc_contact_note"))
+
+    def flags(text: str) -> list[str]:
+        return verify_statement(Statement(text=text, evidence=[1], kind="reported"), visit, cast).flags
+
+    assert FLAG_MISATTRIBUTED in flags("Irene is a victim, described as young (18-20), white, thin, grey top.")
+    assert FLAG_MISATTRIBUTED not in flags("Irene described the man as young (18-20), white and thin.")
+    assert FLAG_MISATTRIBUTED not in flags("Irene said the man was described as young, white and thin.")
+
+
 def test_questions_and_pleasantries_are_not_notes() -> None:
     from assistant.drafting.verify import not_a_note
 
