@@ -116,12 +116,16 @@ AGENTS = parse_text(
 AGENT_CAST = identify_participants(AGENTS, get_template("sc_contact_note"))
 
 
+def flags_for(text: str, ev: list[int], transcript: Transcript, kind: str = "reported",
+              template: str = "sc_contact_note") -> list[str]:
+    cast = identify_participants(transcript, get_template(template))
+    return verify_statement(Statement(text=text, evidence=ev, kind=kind), transcript, cast).flags  # type: ignore[arg-type]
+
+
 def agent_flagged(text: str, ev: list[int], transcript: Transcript = AGENTS, kind: str = "action") -> bool:
     from assistant.drafting.verify import FLAG_AGENT
 
-    cast = identify_participants(transcript, get_template("sc_contact_note"))
-    statement = Statement(text=text, evidence=ev, kind=kind)  # type: ignore[arg-type]
-    return FLAG_AGENT in verify_statement(statement, transcript, cast).flags
+    return FLAG_AGENT in flags_for(text, ev, transcript, kind)
 
 
 def test_an_action_rests_on_a_line_in_which_its_agent_acts() -> None:
@@ -178,14 +182,9 @@ def test_the_person_who_gives_a_description_is_not_the_one_described() -> None:
     visit = parse_text("Present: Laura (police officer), Irene (victim)\n"
                        "Laura: Can you describe him?\n"
                        "Irene: Young. Eighteen, twenty. White, thin. A grey top with the hood up.\n")
-    cast = identify_participants(visit, get_template("sc_contact_note"))
-
-    def flags(text: str) -> list[str]:
-        return verify_statement(Statement(text=text, evidence=[1], kind="reported"), visit, cast).flags
-
-    assert FLAG_MISATTRIBUTED in flags("Irene is a victim, described as young (18-20), white, thin, grey top.")
-    assert FLAG_MISATTRIBUTED not in flags("Irene described the man as young (18-20), white and thin.")
-    assert FLAG_MISATTRIBUTED not in flags("Irene said the man was described as young, white and thin.")
+    assert FLAG_MISATTRIBUTED in flags_for("Irene is a victim, described as young (18-20), white, thin.", [1], visit)
+    assert FLAG_MISATTRIBUTED not in flags_for("Irene described the man as young (18-20), white and thin.", [1], visit)
+    assert FLAG_MISATTRIBUTED not in flags_for("Irene said the man was described as young and thin.", [1], visit)
 
 
 def test_questions_and_pleasantries_are_not_notes() -> None:
@@ -220,10 +219,9 @@ def test_a_medicine_the_line_rules_out_is_not_a_plan() -> None:
         "Graham: I come up in a rash with penicillin.\n"
         "Helen: Normally I'd give amoxicillin, but that's a penicillin, so we won't use that. I'm going to give "
         "you doxycycline instead, 100 milligrams once a day.\n")
-    cast = identify_participants(t, get_template("clin_consult_note"))
 
     def flags(text: str) -> list[str]:
-        return verify_statement(Statement(text=text, evidence=[1], kind="decision"), t, cast).flags
+        return flags_for(text, [1], t, "decision", "clin_consult_note")
 
     assert FLAG_POLARITY in flags("Helen will give Graham amoxicillin.")
     assert FLAG_POLARITY not in flags("Helen will not give amoxicillin because Graham is allergic to penicillin.")
