@@ -268,6 +268,21 @@ def describer_described(text: str, ev: Evidence, cast: Cast) -> bool:
     return not any(w.lower() in _REPORTING for w in words(text[:m.start()]))
 
 
+# A note may say what someone thought or guessed only when they did: the small model adds its own reading of
+# the lines ("which may suggest a heart problem", "consistent with an adhesive allergy").
+_INFERENCE = re.compile(r"\b(?:consistent with|suggest(?:s|ed|ing|ive)?|indicat(?:es|ed|ing|ive)|likely|probabl[ey]|"
+                        r"possibl[ey]|(?:may|might|could) (?:be|have|indicate|mean)|a sign of|points? to)\b", re.I)
+_HEDGED = re.compile(r"\b(?:think|thinks|thought|suggest\w*|indicat\w*|consistent|likely|probabl[ey]|possibl[ey]|"
+                     r"maybe|perhaps|may|might|could|sounds? like|looks? like|seems?|sign|suspect\w*|wonder\w*|"
+                     r"guess|reckon|query)\b", re.I)
+
+
+def inference_unsaid(text: str, ev: Evidence) -> bool:
+    """The statement infers or guesses ("suggests", "consistent with", "may be") where its lines neither guess
+    nor infer anything: the model's reading, not what was said."""
+    return bool(_INFERENCE.search(text)) and not _HEDGED.search(ev.text)
+
+
 def high_risk_unsupported(text: str, ev: Evidence) -> set[str]:
     """High-risk concepts in the statement that its cited segments do not carry (as any synonym of the
     concept, or as the same word stem: "kicked" is supported by "kicking")."""
@@ -314,7 +329,7 @@ def verify_statement(statement: Statement, transcript: Transcript, cast: Cast) -
     score = support_score(text, ev)
     if statement.kind == "quote" and _quoted_verbatim(text, ev.text):
         score = max(score, 1.0)
-    if score < SUPPORT_THRESHOLD:
+    if score < SUPPORT_THRESHOLD or (statement.kind != "quote" and inference_unsaid(text, ev)):
         flags.append(FLAG_UNSUPPORTED)
     if unknown_people(text, ev, cast):
         flags.append(FLAG_UNKNOWN_PERSON)

@@ -230,3 +230,20 @@ def test_a_medicine_the_line_rules_out_is_not_a_plan() -> None:
     assert FLAG_POLARITY in flags("Helen will give amoxicillin, but not penicillin because it is a different type.")
     assert FLAG_POLARITY not in flags("Amoxicillin was avoided because of the penicillin allergy.")
     assert FLAG_POLARITY not in flags("Doxycycline was given instead of amoxicillin.")
+
+
+def test_an_inference_nobody_made_is_unsupported() -> None:
+    visit = parse_text(
+        "Present: Aisha Rahman (district nurse), Frank Whitaker (patient)\n"
+        "Frank: I can't get my breath lying flat, I wake up gasping.\n"
+        "Aisha: I think that could be fluid building up, so I'll ask the GP to see you today.\n"
+        "Frank: I'm allergic to Elastoplast, it brings me out in a rash.\n")
+    assert FLAG_UNSUPPORTED in flags_for("Frank wakes up gasping when lying flat, which may suggest a heart problem.",
+                                         [0], visit, template="clin_consult_note")
+    assert FLAG_UNSUPPORTED in flags_for(
+        "Frank's rash is consistent with an adhesive allergy.", [2], visit, template="clin_consult_note")
+    # The worker's own hedged reading may be written as hers; a plain account stays supported.
+    assert FLAG_UNSUPPORTED not in flags_for(
+        "Aisha said the breathlessness could be fluid building up.", [0, 1], visit, template="clin_consult_note")
+    assert FLAG_UNSUPPORTED not in flags_for(
+        "Frank said he is allergic to Elastoplast, which gives him a rash.", [2], visit, template="clin_consult_note")
