@@ -90,16 +90,29 @@ def screen_lines(findings: list[Finding], transcript: Transcript) -> set[int]:
     return handled
 
 
+OPENER_CANDIDATES = 3  # the first few lines of the section that opens another: the complaint comes early
+OPENER_TIE = 0.05  # within this score the earlier line wins
+
+
 def by_section(placements: list[Placement], template: Template) -> dict[str, list[Unit]]:
     out: dict[str, list[Unit]] = {s.id: [] for s in template.generated_sections}
     for p in placements:
         if p.section is not None:
             out[p.section].append(p.unit)
     for spec in template.generated_sections:
-        source = out.get(spec.opened_by or "")
+        source = [p for p in placements if p.section == spec.opened_by]
         if not out[spec.id] and source:
-            out[spec.id].append(next((u for u in source if u.group != "worker"), source[0]))
+            out[spec.id].append(opener(source, spec.id))
     return out
+
+
+def opener(source: list[Placement], section: str) -> Unit:
+    """The line that opens an empty section (`opened_by`): of the first few lines not the worker's in the source
+    section, the one the sectioner scores highest for the section, the earlier on a near tie. The first such line
+    alone is often the greeting at the door ("Come in, love. I'm in the chair.")."""
+    first = [p for p in source if p.unit.group != "worker"][:OPENER_CANDIDATES] or source[:1]
+    best = max(p.scores.get(section, 0.0) for p in first)
+    return next(p.unit for p in first if p.scores.get(section, 0.0) >= best - OPENER_TIE)
 
 
 class DraftOptions(BaseModel):

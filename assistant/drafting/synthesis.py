@@ -13,12 +13,13 @@ import logging
 import math
 import re
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from assistant import lexicons
-from assistant.drafting.detectors import SHORT_ANSWER_WORDS, Finding
+from assistant.drafting.detectors import SHORT_ANSWER_WORDS, Finding, is_question
 from assistant.drafting.findings import Candidate
 from assistant.drafting.participants import Cast, Group
 from assistant.drafting.prompts import Prompt
@@ -27,6 +28,7 @@ from assistant.llm import ChatModel, LLMError
 from assistant.llm.schema import cited_sentences
 from assistant.records import Statement, StatementKind
 from assistant.templates import SectionSpec, Template
+from assistant.text import sentences
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +122,7 @@ def synthesise_section(
                                                    statement=as_note(text, cited, spec, cast, findings)))
         lost = dropped(batch, written)
         result.dropped.extend(lost)
-        result.candidates.extend(quotes(lost, spec.id, cast))
+        result.candidates.extend(quoted_back(lost, written, spec.id, cast))
     return result
 
 
@@ -140,6 +142,47 @@ def dropped(batch: Sequence[Unit], written: Sequence[str]) -> list[Unit]:
         missing = own - said
         if len(missing) >= DROPPED_MIN_WORDS and 3 * len(missing) > 2 * len(own) and not u.text.rstrip().endswith("?"):
             out.append(u)
+    return out
+
+
+def lost_part(text: str, written: Sequence[str]) -> str:
+    """The sentences of a dropped line that carry what the model left out: at least two content words of a
+    sentence, and more than half of them, are in none of the written sentences. A long line quoted whole repeats
+    what the model's sentences already say; "…" marks a gap. A question is never quoted ("Can you tell me what's
+    changed?"), and when what was lost is spread thin, every sentence that lost a word is kept. Empty when only
+    questions lost anything."""
+    from assistant.drafting.verify import content_tokens
+
+    said: set[str] = set()
+    for w in written:
+        said |= content_tokens(w)
+    parts = sentences(text)
+    told = [i for i, s in enumerate(parts) if not is_question(s)]
+    lost = {i: content_tokens(parts[i]) - said for i in told}
+    keep = [i for i in told if len(lost[i]) >= 2 and 2 * len(lost[i]) > len(content_tokens(parts[i]))]
+    keep = keep or [i for i in told if lost[i]]
+    if not keep:
+        return ""
+    out = parts[keep[0]]
+    for prev, i in pairwise(keep):
+        out += (" " if i == prev + 1 else " … ") + parts[i]
+    return out
+
+
+def quoted_back(units: Sequence[Unit], written: Sequence[str], section: str, cast: Cast) -> list[Candidate]:
+    """Dropped lines quoted in their section, trimmed to what was left out. A reply keeps its question only
+    when it is short: a short answer means nothing without it, a long one stands alone (as in the prompt)."""
+    out = []
+    for u in units:
+        said = lost_part(u.text, written)
+        if not said:
+            continue
+        if u.question_id is not None and u.question and len(u.text.split()) <= SHORT_ANSWER_WORDS:
+            text = f'{u.asker or "Someone"} asked: "{u.question}" {u.name}: "{said}"'
+        else:
+            text = f'{u.name}: "{said}"'
+        out.append(Candidate(section=section, source="extractive", statement=Statement(
+            text=text, kind="quote", attributed_to=u.name, evidence=list(u.segment_ids))))
     return out
 
 

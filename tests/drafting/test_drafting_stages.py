@@ -152,7 +152,7 @@ def test_a_statement_is_attributed_to_its_source_not_to_whom_it_is_about() -> No
     assert actor("Sleep has been poor since the move.", [worker, mother], cast) == "Leanne Hart"
 
 
-def test_an_empty_chief_complaint_is_opened_by_the_first_history_line() -> None:
+def test_an_empty_chief_complaint_is_opened_by_an_early_history_line() -> None:
     from assistant.drafting.pipeline import by_section
     from assistant.drafting.sectioner import Placement
 
@@ -173,6 +173,20 @@ def test_an_empty_chief_complaint_is_opened_by_the_first_history_line() -> None:
     placed = by_section([Placement(unit=stated, section="chief_complaint", relevance=0.9),
                          Placement(unit=later, section="hpi", relevance=0.9)], template)
     assert [u.key for u in placed["chief_complaint"]] == [1]
+    # The greeting at the door is not the complaint: of the first few lines, the one scored most like it.
+    door = Unit(key=1, segment_ids=[0, 1], speaker="patient", name="Patient", group="subject",
+                text="Come in, love. I'm in the chair. Don't mind the mess.")
+    breath = later.model_copy(update={"key": 3, "text": "I can't get my breath lying flat, I wake up gasping."})
+    placed = by_section([Placement(unit=door, section="hpi", relevance=0.9, scores={"chief_complaint": 0.65}),
+                         Placement(unit=breath, section="hpi", relevance=0.9, scores={"chief_complaint": 0.78}),
+                         Placement(unit=later, section="hpi", relevance=0.9, scores={"chief_complaint": 0.2})],
+                        template)
+    assert [u.key for u in placed["chief_complaint"]] == [3]
+    # On a near tie the earlier line opens it.
+    placed = by_section([Placement(unit=cough, section="hpi", relevance=0.9, scores={"chief_complaint": 0.58}),
+                         Placement(unit=later, section="hpi", relevance=0.9, scores={"chief_complaint": 0.59})],
+                        template)
+    assert [u.key for u in placed["chief_complaint"]] == [2]
 
 
 def test_a_summary_sentence_that_echoes_the_task_is_dropped_or_unlabelled() -> None:
@@ -210,3 +224,23 @@ def test_a_line_the_models_sentences_left_out_is_quoted_back() -> None:
     assert dropped([rent, sister], [*written, "Leanne's sister Donna does the school run twice a week."]) == []
     assert dropped([rent], ["Leanne changed jobs in January."]) == []  # half of it kept: the sentence stands
     assert dropped([rent], []) == [rent]
+
+
+def test_a_dropped_line_is_quoted_back_trimmed_to_what_was_left_out() -> None:
+    from assistant.drafting.synthesis import lost_part
+
+    said = ("My sister Donna does the school run on Tuesdays. She's been brilliant. "
+            "The rent went up to nine hundred in April and I'm behind now. Anyway, that's that.")
+    written = ["Leanne's sister Donna does the school run on Tuesdays."]
+    # Only the rent sentence carries what the model left out; the gap before it is marked.
+    assert lost_part(said, written) == "The rent went up to nine hundred in April and I'm behind now."
+    both = ["Leanne's sister Donna does the school run on Tuesdays and has been brilliant."]
+    assert lost_part("The rent went up in April. I'm behind with the council tax too. Donna's brilliant.",
+                     both) == "The rent went up in April. I'm behind with the council tax too."
+    assert lost_part("Donna does the school run. Fine. The rent went up in April, I'm behind with it.",
+                     []) == "Donna does the school run. … The rent went up in April, I'm behind with it."
+    # A question is never quoted back; a loss spread thin keeps each sentence that lost a word.
+    assert lost_part("Can you tell me what's changed since the hospital? I've got the discharge letter.",
+                     []) == "I've got the discharge letter."
+    assert lost_part("What's changed since the hospital discharge?", []) == ""
+    assert lost_part("Donna runs. Kids walk. Rent rises.", ["Donna."]) == "Kids walk. Rent rises."
