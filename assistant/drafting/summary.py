@@ -107,7 +107,8 @@ _SENTENCE_FAULTS = {FLAG_MISATTRIBUTED, FLAG_POLARITY, FLAG_UNKNOWN_PERSON, FLAG
 # ("What was agreed: ...") or as the whole sentence ("Kieran will do what, by when.").
 _TASK_LABEL = re.compile(r"^(?:(?:why the contact happened|the most serious risks[^:]*|what the people spoken to "
                          r"said[^:]*|what was agreed|the next contact)\s*:|what the people spoken to said about how "
-                         r"things are is that)\s*", re.I)
+                         r"things are is that|the contact happened because|the most serious risks,?[a-z, ]*? "
+                         r"(?:are|were|is|was|include) (?:that )?)\s*", re.I)
 _TASK_ECHO = re.compile(r"\bdo what\b|\bby when\b|\bthe people spoken to\b|\bleave out a point\b", re.I)
 
 

@@ -198,6 +198,10 @@ def test_a_summary_sentence_that_echoes_the_task_is_dropped_or_unlabelled() -> N
     assert without_task_wording("Kerry said the people spoken to were fine.") == ""
     assert without_task_wording("What was agreed: Graham will stay off work for 7 days.") == \
         "Graham will stay off work for 7 days."
+    assert without_task_wording("The contact happened because Margaret fell in the kitchen.") == \
+        "Margaret fell in the kitchen."
+    assert without_task_wording("The most serious risks, incidents or concerns are that Margaret fell on 9 February."
+                                ) == "Margaret fell on 9 February."
     assert without_task_wording("Kerry will ring the housing office on Monday.") == \
         "Kerry will ring the housing office on Monday."
 
