@@ -148,16 +148,16 @@ def dropped(batch: Sequence[Unit], written: Sequence[str]) -> list[Unit]:
 def lost_part(text: str, written: Sequence[str]) -> str:
     """The sentences of a dropped line that carry what the model left out: at least two content words of a
     sentence, and more than half of them, are in none of the written sentences. A long line quoted whole repeats
-    what the model's sentences already say; "…" marks a gap. A question is never quoted ("Can you tell me what's
-    changed?"), and when what was lost is spread thin, every sentence that lost a word is kept. Empty when only
-    questions lost anything."""
-    from assistant.drafting.verify import content_tokens
+    what the model's sentences already say; "…" marks a gap. A question or a pleasantry is never quoted ("Can
+    you tell me what's changed?", "Thanks, see you Thursday."); when what was lost is spread thin, every
+    sentence that lost a word is kept. Empty when nothing else lost anything."""
+    from assistant.drafting.verify import content_tokens, not_a_note
 
     said: set[str] = set()
     for w in written:
         said |= content_tokens(w)
     parts = sentences(text)
-    told = [i for i, s in enumerate(parts) if not is_question(s)]
+    told = [i for i, s in enumerate(parts) if not is_question(s) and not not_a_note(s)]
     lost = {i: content_tokens(parts[i]) - said for i in told}
     keep = [i for i in told if len(lost[i]) >= 2 and 2 * len(lost[i]) > len(content_tokens(parts[i]))]
     keep = keep or [i for i in told if lost[i]]

@@ -246,5 +246,5 @@ def test_a_dropped_line_is_quoted_back_trimmed_to_what_was_left_out() -> None:
     # A question is never quoted back; a loss spread thin keeps each sentence that lost a word.
     assert lost_part("Can you tell me what's changed since the hospital? I've got the discharge letter.",
                      []) == "I've got the discharge letter."
-    assert lost_part("What's changed since the hospital discharge?", []) == ""
+    assert lost_part("What's changed since the hospital discharge? Thanks, Rachel, see you Thursday.", []) == ""
     assert lost_part("Donna runs. Kids walk. Rent rises.", ["Donna."]) == "Kids walk. Rent rises."
