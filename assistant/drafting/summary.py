@@ -148,11 +148,22 @@ def top_up(sections: list[Section], text: list[str], cites: list[str], *, min_wo
                 break
             _, st = items.pop(0)
             sentence = _first_sentence(st.text)
-            if sum(map(_words, text)) + _words(sentence) <= max_words:
+            if _repeats(sentence, text):
+                pass  # the chief complaint and the history often open with the same sentence
+            elif sum(map(_words, text)) + _words(sentence) <= max_words:
                 text.append(sentence)
                 cites.append(st.id)
             if not items:
                 queues.remove(items)
+
+
+REPEAT_OVERLAP = 0.6
+
+
+def _repeats(sentence: str, text: list[str]) -> bool:
+    """Most of the sentence's content words are already in one sentence of the summary."""
+    own = content_tokens(sentence)
+    return bool(own) and any(len(own & content_tokens(t)) >= REPEAT_OVERLAP * len(own) for t in text)
 
 
 def extractive_summary(sections: list[Section]) -> SummaryResult:

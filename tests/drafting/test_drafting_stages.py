@@ -248,3 +248,24 @@ def test_a_dropped_line_is_quoted_back_trimmed_to_what_was_left_out() -> None:
                      []) == "I've got the discharge letter."
     assert lost_part("What's changed since the hospital discharge? Thanks, Rachel, see you Thursday.", []) == ""
     assert lost_part("Donna runs. Kids walk. Rent rises.", ["Donna."]) == "Kids walk. Rent rises."
+
+
+def test_the_summary_is_topped_up_without_repeating_itself() -> None:
+    from assistant.drafting.summary import top_up
+    from assistant.records import Section
+
+    def sec(sid: str, title: str, *texts: str) -> Section:
+        return Section(id=sid, title=title, statements=[
+            Statement(id=f"{sid}{i}", text=t, kind="reported", attributed_to="Graham Pearce", evidence=[i])
+            for i, t in enumerate(texts)])
+
+    sections = [sec("chief_complaint", "Chief complaint",
+                    "Graham Pearce reports a persistent cough for 6 days, with hot and cold shivering."),
+                sec("hpi", "History",
+                    "Graham Pearce reports a cough for six days, with greeny yellow phlegm and hot and cold shivering.",
+                    "Graham takes ramipril 5 milligrams in the morning."),
+                sec("assessment_plan", "Plan", "Helen will give Graham doxycycline for a chest infection.")]
+    text: list[str] = []
+    cites: list[str] = []
+    top_up(sections, text, cites, min_words=200)
+    assert "hpi0" not in cites and {"chief_complaint0", "hpi1", "assessment_plan0"} <= set(cites)
