@@ -100,7 +100,7 @@ def by_section(placements: list[Placement], template: Template) -> dict[str, lis
         if p.section is not None:
             out[p.section].append(p.unit)
     for spec in template.generated_sections:
-        source = [p for p in placements if p.section == spec.opened_by]
+        source = [p for p in placements if spec.opened_by and p.section == spec.opened_by]
         if not out[spec.id] and source:
             out[spec.id].append(opener(source, spec.id))
     return out
@@ -150,9 +150,8 @@ def _draft(transcript: Transcript, template: Template, chat: ChatModel | None, o
     if options.engine == "llm" and chat is None:
         notes.append("no language model available: drafted with the extractive engine")
     section_prompt = load_prompt("section")
-    summary_prompt = load_prompt("summary")
     cast = identify_participants(transcript, template, extra=options.participants or None, worker=options.worker)
-    record = _new_record(transcript, template, cast, chat, options, (section_prompt, summary_prompt))
+    record = _new_record(transcript, template, cast, chat, options, section_prompt)
     clock.lap("participants", 0.02)
 
     if transcript.word_count < MIN_WORDS:
@@ -194,11 +193,10 @@ def _draft(transcript: Transcript, template: Template, chat: ChatModel | None, o
     notes.extend(section_notes)
     clock.lap("sections", 0.92)
 
-    summary = summarise(chat, summary_prompt if chat is not None else None, template, cast, record.sections,
-                        transcript)
+    summary = summarise(record.sections)
     record.summary = summary.text
     record.summary_evidence = summary.cites
-    stats.summary_method, stats.summary_dropped = summary.method, summary.dropped
+    stats.summary_method = summary.method
     clock.lap("summary", 1.0)
 
     stats.statements = len(record.statements())
@@ -209,9 +207,8 @@ def _draft(transcript: Transcript, template: Template, chat: ChatModel | None, o
 
 
 def _new_record(transcript: Transcript, template: Template, cast: Cast, chat: ChatModel | None,
-                options: DraftOptions, prompts: tuple[Prompt, Prompt]) -> CaseRecord:
+                options: DraftOptions, section_prompt: Prompt) -> CaseRecord:
     """An empty record with its people and provenance; model details only when a model writes it."""
-    section_prompt, summary_prompt = prompts
     use_llm = chat is not None
     return CaseRecord(
         id=uuid.uuid4().hex,
@@ -224,8 +221,7 @@ def _new_record(transcript: Transcript, template: Template, cast: Cast, chat: Ch
             asr_model=transcript.asr.model if transcript.asr else None,
             llm_backend=chat.backend if chat is not None else None,
             llm_model=chat.name if chat is not None else None,
-            prompt_versions={"section": section_prompt.version, "summary": summary_prompt.version}
-            if use_llm else {},
+            prompt_versions={"section": section_prompt.version} if use_llm else {},
             temperature=options.temperature if use_llm else None,
             seed=options.seed if use_llm else None,
             created_at=datetime.now(UTC),

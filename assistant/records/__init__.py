@@ -86,8 +86,10 @@ class DraftingStats(GivenFieldsOnly):
     units: int = 0
     placed: int = 0
     duplicates_removed: int = 0
-    summary_method: str = "none"
-    summary_dropped: list[str] = Field(default_factory=list)
+    summary_method: str = Field(default="none", description="'statements' (verified statements, by code); "
+                                "'llm' or 'extractive' in records drafted before 7 Dec 2026")
+    summary_dropped: list[str] = Field(default_factory=list,
+                                       description="the retired model summary's failed sentences (older records)")
     statements: int = 0
     flagged: int = 0
     findings: list[dict[str, Any]] = Field(

@@ -25,9 +25,7 @@ class FakeChat:
     name = "fake-model"
     backend = "fake"
 
-    def __init__(self, notes: dict[int, str] | None = None, fail: bool = False,
-                 summary: list[tuple[str, list[str]]] | None = None) -> None:
-        self.summary = summary
+    def __init__(self, notes: dict[int, str] | None = None, fail: bool = False) -> None:
         self.notes = notes or {}
         self.fail = fail
         self.calls: list[dict[str, Any]] = []
@@ -42,10 +40,6 @@ class FakeChat:
         if self.fail:
             raise LLMError("fake model failed validation twice")
         items = schema["properties"]["sentences"]
-        if schema.get("title") == "summary":
-            ids = items["items"]["properties"]["cites"]["items"]["enum"]
-            sentences = self.summary or [("Nothing new here.", ids[:1])]
-            return ChatResult(text="", data={"sentences": [{"text": t, "cites": c} for t, c in sentences]})
         keys = items["items"]["properties"]["lines"]["items"]["enum"]
         lines = {m.group(1): (m.group(2) or "Someone", m.group(3)) for m in _LINE.finditer(messages[-1]["content"])}
         out = []

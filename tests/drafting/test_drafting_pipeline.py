@@ -49,7 +49,8 @@ def test_prompts_share_one_prefix_with_one_sections_lines_last_and_bounded_schem
     assert len(seen) == len(set(seen)), "each line goes to one section only"
     fractions = [f for _, f in stages]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert record.provenance.prompt_versions == {"section": "section_v2", "summary": "summary_v3"}
+    assert record.provenance.prompt_versions == {"section": "section_v2"}
+    assert not any(c["schema"].get("title") != "section" for c in chat.calls), "the summary is built by code"
     assert record.provenance.llm_model == "fake-model" and record.provenance.seed == settings.llm.seed
     assert {"participants", "detectors", "sectioner", "synthesis", "verify", "summary", "total"} <= set(
         record.provenance.timings_s)
@@ -144,23 +145,19 @@ def test_typed_single_author_notes_are_drafted_with_evidence(settings: Settings)
     assert all(st.evidence for st in record.statements())
 
 
-def test_summary_keeps_only_sentences_its_cited_statements_support(settings: Settings) -> None:
+def test_summary_is_built_from_verified_statements_only(settings: Settings) -> None:
     t = fixture_transcript("attribution_visit.txt")
-    probe = draft(t, get_template("sc_contact_note"), FakeChat(
-        notes={4: "Leanne Hart has been feeling really low since Christmas and is not sleeping."}),
-        DraftOptions.from_settings(settings))
-    mood = next(st.id for st in probe.statements() if 4 in st.evidence and not st.flags)
-    chat = FakeChat(
-        notes={4: "Leanne Hart has been feeling really low since Christmas and is not sleeping."},
-        summary=[("Leanne Hart has been feeling low since Christmas and is not sleeping.", [mood]),
-                 ("Kai has been feeling really low since Christmas.", [mood]),  # misattributed
-                 ("Leanne Hart has been self-harming since Christmas.", [mood])])  # not in the notes
+    chat = FakeChat(notes={4: "Leanne Hart has been feeling really low since Christmas and is not sleeping.",
+                           8: "Leanne Hart has been self-harming since Christmas."})  # flagged: not in the line
     record = draft(t, get_template("sc_contact_note"), chat, DraftOptions.from_settings(settings))
-    assert record.summary.startswith("Leanne Hart has been feeling low since Christmas and is not sleeping.")
-    assert "self-harming" not in record.summary and "Kai has been" not in record.summary
-    assert record.summary_evidence[0] == mood
-    assert len(record.summary_evidence) > 1 and len(record.summary.split()) <= 150  # topped up, within bounds
-    assert len(record.extra.drafting.summary_dropped) == 2
+    by_id = {st.id: st for st in record.statements()}
+    assert record.summary_evidence and all(not by_id[i].flags for i in record.summary_evidence)
+    assert all(by_id[i].kind != "quote" for i in record.summary_evidence)
+    assert "self-harming" not in record.summary and 30 <= len(record.summary.split()) <= 150
+    # The denied screen (written by code) is summarised as a denial, ahead of what was agreed.
+    screen = next(st for st in record.statements() if 5 in st.evidence and 6 in st.evidence)
+    assert screen.id in record.summary_evidence and "said no" in record.summary
+    assert record.extra.drafting.summary_method == "statements"
 
 
 def test_contact_date_comes_from_the_transcript_never_a_guess(settings: Settings) -> None:

@@ -182,28 +182,15 @@ def test_an_empty_chief_complaint_is_opened_by_an_early_history_line() -> None:
                          Placement(unit=later, section="hpi", relevance=0.9, scores={"chief_complaint": 0.2})],
                         template)
     assert [u.key for u in placed["chief_complaint"]] == [3]
+    # A line placed nowhere opens nothing, in a template without `opened_by` too.
+    assert not any(by_section([Placement(unit=door, section=None, relevance=0.2)], template).values())
+    assert not any(by_section([Placement(unit=door, section=None, relevance=0.2)],
+                              get_template("sc_contact_note")).values())
     # On a near tie the earlier line opens it.
     placed = by_section([Placement(unit=cough, section="hpi", relevance=0.9, scores={"chief_complaint": 0.58}),
                          Placement(unit=later, section="hpi", relevance=0.9, scores={"chief_complaint": 0.59})],
                         template)
     assert [u.key for u in placed["chief_complaint"]] == [2]
-
-
-def test_a_summary_sentence_that_echoes_the_task_is_dropped_or_unlabelled() -> None:
-    from assistant.drafting.summary import without_task_wording
-
-    assert without_task_wording("What was agreed: Kieran Doherty will do what, by when.") == ""
-    assert without_task_wording("What the people spoken to said about how things are is that Irene is sore.") == \
-        "Irene is sore."
-    assert without_task_wording("Kerry said the people spoken to were fine.") == ""
-    assert without_task_wording("What was agreed: Graham will stay off work for 7 days.") == \
-        "Graham will stay off work for 7 days."
-    assert without_task_wording("The contact happened because Margaret fell in the kitchen.") == \
-        "Margaret fell in the kitchen."
-    assert without_task_wording("The most serious risks, incidents or concerns are that Margaret fell on 9 February."
-                                ) == "Margaret fell on 9 February."
-    assert without_task_wording("Kerry will ring the housing office on Monday.") == \
-        "Kerry will ring the housing office on Monday."
 
 
 def test_a_line_copied_in_the_first_or_second_person_is_told_from_a_note() -> None:
@@ -250,8 +237,8 @@ def test_a_dropped_line_is_quoted_back_trimmed_to_what_was_left_out() -> None:
     assert lost_part("Donna runs. Kids walk. Rent rises.", ["Donna."]) == "Kids walk. Rent rises."
 
 
-def test_the_summary_is_topped_up_without_repeating_itself() -> None:
-    from assistant.drafting.summary import top_up
+def test_the_summary_does_not_repeat_itself() -> None:
+    from assistant.drafting.summary import summarise
     from assistant.records import Section
 
     def sec(sid: str, title: str, *texts: str) -> Section:
@@ -265,7 +252,5 @@ def test_the_summary_is_topped_up_without_repeating_itself() -> None:
                     "Graham Pearce reports a cough for six days, with greeny yellow phlegm and hot and cold shivering.",
                     "Graham takes ramipril 5 milligrams in the morning."),
                 sec("assessment_plan", "Plan", "Helen will give Graham doxycycline for a chest infection.")]
-    text: list[str] = []
-    cites: list[str] = []
-    top_up(sections, text, cites, min_words=200)
+    cites = summarise(sections, min_words=200).cites
     assert "hpi0" not in cites and {"chief_complaint0", "hpi1", "assessment_plan0"} <= set(cites)
