@@ -259,12 +259,12 @@ def _write_sections(sections: dict[str, list[Unit]], template: Template, cast: C
     for n, (sid, units) in enumerate(todo):
         spec = template.section(sid)
         if chat is None or spec is None:
-            candidates.extend(quotes(units, sid, cast))
+            candidates.extend(quotes(units, sid))
             continue
         res = synthesise_section(chat, prompt, template, spec, units, cast, findings)
         candidates.extend(res.candidates)
         if res.failed:
-            candidates.extend(quotes(res.failed, sid, cast))
+            candidates.extend(quotes(res.failed, sid))
             notes.append(f"{len(res.failed)} lines of {spec.title!r} are quoted: the model's output failed")
         if res.dropped:
             notes.append(f"{len(res.dropped)} lines of {spec.title!r} are quoted: the model's sentences left them out")

@@ -122,7 +122,7 @@ def synthesise_section(
                                                    statement=as_note(text, cited, spec, cast, findings)))
         lost = dropped(batch, written)
         result.dropped.extend(lost)
-        result.candidates.extend(quoted_back(lost, written, spec.id, cast))
+        result.candidates.extend(quoted_back(lost, written, spec.id))
     return result
 
 
@@ -169,21 +169,9 @@ def lost_part(text: str, written: Sequence[str]) -> str:
     return out
 
 
-def quoted_back(units: Sequence[Unit], written: Sequence[str], section: str, cast: Cast) -> list[Candidate]:
-    """Dropped lines quoted in their section, trimmed to what was left out. A reply keeps its question only
-    when it is short: a short answer means nothing without it, a long one stands alone (as in the prompt)."""
-    out = []
-    for u in units:
-        said = lost_part(u.text, written)
-        if not said:
-            continue
-        if u.question_id is not None and u.question and len(u.text.split()) <= SHORT_ANSWER_WORDS:
-            text = f'{u.asker or "Someone"} asked: "{u.question}" {u.name}: "{said}"'
-        else:
-            text = f'{u.name}: "{said}"'
-        out.append(Candidate(section=section, source="extractive", statement=Statement(
-            text=text, kind="quote", attributed_to=u.name, evidence=list(u.segment_ids))))
-    return out
+def quoted_back(units: Sequence[Unit], written: Sequence[str], section: str) -> list[Candidate]:
+    """Dropped lines quoted in their section, trimmed to what was left out."""
+    return [quote(u, section, said) for u in units if (said := lost_part(u.text, written))]
 
 
 _SPACES = re.compile(r"\s+")
@@ -269,15 +257,18 @@ def as_note(text: str, cited: Sequence[Unit], spec: SectionSpec, cast: Cast, fin
     return statement(text, cited, spec, cast, findings)
 
 
-def quotes(units: Sequence[Unit], section: str, cast: Cast) -> list[Candidate]:
+def quote(u: Unit, section: str, said: str | None = None) -> Candidate:
+    """A line quoted and attributed, with the question it answers. `said` is the part quoted back when the model
+    left it out; then a long reply stands alone (as in the prompt), and only a short answer, which means nothing
+    without it, keeps its question."""
+    asked = u.question_id is not None and u.question and (said is None or len(u.text.split()) <= SHORT_ANSWER_WORDS)
+    words = u.text if said is None else said
+    text = f'{u.asker or "Someone"} asked: "{u.question}" {u.name}: "{words}"' if asked else f'{u.name}: "{words}"'
+    return Candidate(section=section, source="extractive", statement=Statement(
+        text=text, kind="quote", attributed_to=u.name, evidence=list(u.segment_ids)))
+
+
+def quotes(units: Sequence[Unit], section: str) -> list[Candidate]:
     """The lines themselves, attributed: what a section shows when it is not written by the model (the extractive
     engine, or a synthesis call that failed)."""
-    out = []
-    for u in units:
-        if u.question_id is not None and u.question:
-            text = f'{u.asker or "Someone"} asked: "{u.question}" {u.name}: "{u.text}"'
-        else:
-            text = f'{u.name}: "{u.text}"'
-        out.append(Candidate(section=section, source="extractive", statement=Statement(
-            text=text, kind="quote", attributed_to=u.name, evidence=list(u.segment_ids))))
-    return out
+    return [quote(u, section) for u in units]
