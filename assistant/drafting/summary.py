@@ -31,12 +31,17 @@ def verified(sections: list[Section]) -> list[tuple[Section, Statement]]:
     return [(sec, st) for sec in sections for st in sec.statements if not st.flags]
 
 
-_ORDER = ("risks_strengths", "risks", "safeguarding", "purpose", "chief_complaint", "reason", "account",
-          "views_family", "views_subject", "hpi", "assessment_plan", "actions", "plan", "next_contact")
+# Risks and safeguarding first, then why the contact happened, what was agreed and the next contact (what a
+# reviewer needs first), then what people said. Sections not named here come last.
+_ORDER = ("risks_strengths", "risks", "risk", "safeguarding", "injuries_property",
+          "purpose", "chief_complaint", "reason", "account", "clinical_summary",
+          "actions", "actions_gp", "actions_clinic", "actions_patient", "decisions", "plan", "assessment_plan",
+          "next_contact", "follow_up", "next_meeting", "next_review",
+          "views_family", "views_subject", "what_matters", "changes", "hpi")
 
 
 def _priority(sec: Section) -> int:
-    """Risks and safeguarding first, then why the contact happened and what people said, then what was agreed."""
+    """The section's place in the summary's rounds (`_ORDER`)."""
     return _ORDER.index(sec.id) if sec.id in _ORDER else len(_ORDER)
 
 
