@@ -45,5 +45,27 @@ def merge_candidates(candidates: list[Candidate]) -> tuple[list[Candidate], int]
             continue
         kept.append(cand)
         keys.append((toks, nums, norm))
+    contained = _contained_quotes(kept)
+    kept = [c for i, c in enumerate(kept) if i not in contained]
     kept.sort(key=lambda c: (min(c.statement.evidence or [10**9]), _SOURCE_RANK[c.source]))
-    return kept, removed
+    return kept, removed + len(contained)
+
+
+CONTAINED = 0.9
+
+
+def _contained_quotes(kept: list[Candidate]) -> set[int]:
+    """Quotes that say nothing another quote of the same lines does not: the same answer quoted whole by the
+    amount check, with its question by the police check, and in part as a line the model left out."""
+    quotes = [(i, content_tokens(c.statement.text), numbers(c.statement.text), set(c.statement.evidence))
+              for i, c in enumerate(kept) if c.statement.kind == "quote"]
+    flagged = {i for i, c in enumerate(kept) if c.statement.flags}  # a leave-out request keeps its own flag
+    out: set[int] = set()
+    for i, toks, nums, ev in quotes:
+        for j, o_toks, o_nums, o_ev in quotes:
+            if i == j or i in flagged or j in out or not (ev & o_ev) or not toks or not nums <= o_nums:
+                continue
+            if len(toks & o_toks) >= CONTAINED * len(toks) and (len(o_toks) > len(toks) or j < i):
+                out.add(i)
+                break
+    return out

@@ -67,6 +67,24 @@ def test_merge_removes_repeats_but_keeps_distinct_facts() -> None:
                                                 "Leanne is £640 behind on rent.", "Leanne is £650 behind on rent."]
 
 
+def test_a_quote_another_quote_of_the_same_line_contains_is_a_repeat() -> None:
+    def quote(text: str, ev: list[int], source: str = "extractive", flags: list[str] | None = None) -> Candidate:
+        return Candidate(section="views_family", source=source,  # type: ignore[arg-type]
+                         statement=Statement(text=text, evidence=ev, kind="quote", flags=flags or []))
+
+    whole = quote('Kerry Walsh said: "Yeah, they came, ten, fifteen minutes? He\'d gone by then. They took a '
+                  'statement off me and said they\'d go round to his mum\'s."', [30], "detector")
+    part = quote('Kerry Walsh: "They took a statement off me and said they\'d go round to his mum\'s."', [29, 30])
+    amount = quote('Kerry Walsh said: "So £400 by the 31st."', [30], "detector")
+    request = quote('Kerry Walsh asked for something to be left out: "Just put they took a statement."', [30],
+                    "detector", ["leave_out_request"])
+    elsewhere = quote('Kerry Walsh: "They took a statement off me."', [12])
+    kept, removed = merge_candidates([part, whole, amount, request, elsewhere])
+    # The part goes; a different amount, a flagged request and the same words on another line stay.
+    assert [c.statement.text for c in kept] == [elsewhere.statement.text, whole.statement.text,
+                                                amount.statement.text, request.statement.text] and removed == 1
+
+
 def test_sections_never_fill_human_only_and_mark_empty_as_not_discussed() -> None:
     template = get_template("sc_contact_note")
     cands = [_cand("Sam thinks the risk is high.", "analysis", [1]),
