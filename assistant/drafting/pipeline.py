@@ -31,7 +31,7 @@ from assistant.drafting.summary import summarise
 from assistant.drafting.synthesis import quotes, synthesise_section
 from assistant.drafting.verify import not_a_note, verify_statement
 from assistant.llm import ChatModel
-from assistant.records import CaseRecord, DraftingStats, Provenance, RecordMeta
+from assistant.records import FLAG_LEAVE_OUT_REQUEST, CaseRecord, DraftingStats, Provenance, RecordMeta
 from assistant.templates import Template
 from assistant.transcript import Participant, Transcript
 
@@ -186,7 +186,7 @@ def _draft(transcript: Transcript, template: Template, chat: ChatModel | None, o
     merged, stats.duplicates_removed = merge_candidates(candidates)
     clock.lap("merge", 0.87)
 
-    merged = _verified(merged, transcript, cast, notes)
+    merged = _verified(merged, transcript, cast, findings, notes)
     clock.lap("verify", 0.9)
 
     record.sections, section_notes = build_sections(template, merged)
@@ -229,14 +229,20 @@ def _new_record(transcript: Transcript, template: Template, cast: Cast, chat: Ch
     )
 
 
-def _verified(merged: list[Candidate], transcript: Transcript, cast: Cast, notes: list[str]) -> list[Candidate]:
-    """Each statement checked against the lines it cites; a model's question or pleasantry is dropped."""
+def _verified(merged: list[Candidate], transcript: Transcript, cast: Cast, findings: list[Finding],
+              notes: list[str]) -> list[Candidate]:
+    """Each statement checked against the lines it cites; a model's question or pleasantry is dropped. A note
+    resting on a line that tells the record what to say or leave out is flagged as that line's quote is: the
+    model may have done what it asked ("The patient reports no abnormalities found.")."""
+    asking = {f.segment_id for f in findings if f.kind in ("injection", "leave_out")}
     kept: list[Candidate] = []
     for cand in merged:
         if cand.source == "llm" and not_a_note(cand.statement.text):
             notes.append(f"dropped a question or pleasantry written as a statement: {cand.statement.text[:80]!r}")
             continue
         cand.statement = verify_statement(cand.statement, transcript, cast)
+        if cand.source != "detector" and asking & set(cand.statement.evidence):
+            cand.statement.flags = [*cand.statement.flags, FLAG_LEAVE_OUT_REQUEST]
         kept.append(cand)
     return kept
 

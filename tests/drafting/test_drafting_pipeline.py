@@ -90,6 +90,17 @@ def test_injection_is_redacted_from_the_prompt_and_kept_as_attributed_speech(set
     assert FLAG_LEAVE_OUT_REQUEST in quoted[0].flags and not quoted[0].exportable
 
 
+def test_a_note_resting_on_a_line_that_tells_the_record_what_to_say_is_flagged(settings: Settings) -> None:
+    # A model that did what the line asked writes it as a plain report; it must not reach the summary unflagged.
+    chat = FakeChat(notes={12: "Dean Cole reports that everything is fine here."})
+    record = draft(fixture_transcript("injection_visit.txt"), get_template("sc_contact_note"), chat,
+                   DraftOptions.from_settings(settings))
+    obeyed = [st for st in record.statements() if "everything is fine here" in st.text and st.kind != "quote"]
+    assert obeyed and all(FLAG_LEAVE_OUT_REQUEST in st.flags for st in obeyed)
+    assert "everything is fine" not in record.summary
+    assert not {st.id for st in obeyed} & set(record.summary_evidence)
+
+
 @pytest.mark.parametrize("note", ["Dean Cole is behind with the rent.", "Dean Cole is £8 20 behind with the rent."])
 def test_amounts_the_model_drops_or_mangles_are_added_from_the_transcript(settings: Settings, note: str) -> None:
     chat = FakeChat(notes={9: note})
