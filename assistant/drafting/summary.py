@@ -1,11 +1,9 @@
 """The summary: verified statements of the key sections, risks and safeguarding first, then why the contact
-happened and what people said, then what was agreed and the next contact; 80-150 words, citing their ids.
+happened, what was agreed and the next contact, then what people said; 80-150 words, citing their ids.
 
-Built by code, not written by the model. The model's summary (prompts summary_v1 and summary_v3, retired
-7 Dec 2026) took a quarter to a third of each draft's time, and its own check dropped three to five of its six
-sentences on every one of eight samples; what survived often added a reading of its own ("which raised
-concerns about his health"). The statements it summarised have each passed verification, so the summary says
-only what the record says, and a denied screen stays denied.
+Built by code, not written by the model: the statements it picks have each passed verification, so the summary
+says only what the record says, and a denied screen stays denied. Why the model's summary was retired, with its
+measurements, is in docs/drafting.md (step 7).
 """
 
 from __future__ import annotations
